@@ -1,0 +1,103 @@
+// Packet I/O at burst granularity: one virtual call per burst, never per packet.
+// Backends: "pcap" (live libpcap capture + AF_PACKET injection), "pcap-file" (read a
+// capture as rx, write tx to a capture), "memory" (tests), later "dpdk". This header
+// includes neither pcap nor DPDK headers.
+//
+// Threading: a port is used by one thread. Ownership: rx_burst() hands out views into
+// buffers the port owns; they stay valid (and writable, so the caller may rewrite
+// headers in place) until the next rx_burst() on the same port. tx_burst() copies the
+// frames before returning.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "ftproxy/packet/addr.hpp"
+
+namespace ftproxy::io {
+
+struct PacketView {
+  std::uint8_t* data = nullptr;
+  std::uint32_t len = 0;
+  std::span<std::uint8_t> bytes() const noexcept { return {data, len}; }
+};
+
+struct ConstPacketView {
+  const std::uint8_t* data = nullptr;
+  std::uint32_t len = 0;
+  ConstPacketView() = default;
+  ConstPacketView(const std::uint8_t* d, std::uint32_t l) : data(d), len(l) {}
+  ConstPacketView(const PacketView& v) : data(v.data), len(v.len) {}  // NOLINT implicit
+  std::span<const std::uint8_t> bytes() const noexcept { return {data, len}; }
+};
+
+enum class LinkState : std::uint8_t { unknown, down, up };
+
+// Monotonic counters of one port. Updated only by the port's own thread.
+struct PortStats {
+  std::uint64_t rx_frames = 0;
+  std::uint64_t rx_bytes = 0;
+  std::uint64_t rx_dropped = 0;    // dropped by the kernel/NIC ring before we read them
+  std::uint64_t rx_oversize = 0;   // longer than the port's snap length: dropped, never cut
+  std::uint64_t rx_errors = 0;     // read errors
+  std::uint64_t tx_frames = 0;
+  std::uint64_t tx_bytes = 0;
+  std::uint64_t tx_errors = 0;     // frames the backend failed to send
+  std::uint64_t tx_oversize = 0;   // longer than MTU + link header: refused, counted
+};
+
+struct PortInfo {
+  std::string name;  // interface name, file path or memory port name
+  packet::MacAddr mac;
+  std::uint32_t mtu = 1500;
+};
+
+class PacketIo {
+ public:
+  virtual ~PacketIo() = default;
+  PacketIo() = default;
+  PacketIo(const PacketIo&) = delete;
+  PacketIo& operator=(const PacketIo&) = delete;
+
+  // Receives up to out.size() frames without blocking; returns how many were written.
+  virtual std::size_t rx_burst(std::span<PacketView> out) noexcept = 0;
+  // Sends the frames in order; returns how many were accepted (the rest were not sent
+  // and are the caller's to count or retry). Never blocks for long.
+  virtual std::size_t tx_burst(std::span<const ConstPacketView> frames) noexcept = 0;
+  // A file descriptor that becomes readable when rx_burst() may return frames, or -1
+  // when the port must be polled (memory, pcap-file, dpdk).
+  virtual int wait_fd() const noexcept = 0;
+  // True when a pcap-file port has delivered every frame (end of input); false for live ports.
+  virtual bool exhausted() const noexcept { return false; }
+  virtual LinkState link_state() noexcept = 0;
+  virtual const PortInfo& info() const noexcept = 0;
+  // Refreshes kernel-side counters (e.g. ring drops) into stats(); control-plane rate.
+  virtual void refresh_stats() noexcept {}
+  virtual const PortStats& stats() const noexcept = 0;
+};
+
+enum class OffloadPolicy : std::uint8_t {
+  disable,  // turn GRO/LRO/GSO/TSO (and tx checksum offload) off at start-up
+  refuse,   // refuse to start if any is on, naming the interface and the fix
+  ignore,   // leave them (only for tests that want to see the failure)
+};
+
+struct PortOptions {
+  std::string backend = "pcap";  // pcap | pcap-file | memory | dpdk
+  std::string name;              // interface name (pcap, dpdk) or memory port name
+  std::string rx_file;           // pcap-file: capture to read as rx ("" = none)
+  std::string tx_file;           // pcap-file: capture to write tx into ("" = discard)
+  std::uint32_t snaplen = 9216 + 22;
+  std::uint32_t ring_bytes = 32u << 20;  // pcap kernel ring (2 MiB drops under load)
+  std::uint32_t burst = 64;
+  OffloadPolicy offloads = OffloadPolicy::disable;
+};
+
+// Opens a port. Control plane only: on failure returns nullptr and a message in `error`
+// that names the interface and what to do.
+std::unique_ptr<PacketIo> open_port(const PortOptions& opts, std::string& error);
+
+}  // namespace ftproxy::io
