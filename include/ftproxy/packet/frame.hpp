@@ -50,7 +50,7 @@ enum class ParseStatus : std::uint8_t {
   bad_tcp_data_offset,  // data offset < 5 or beyond the L4 length
   bad_tcp_option,       // option length 0/1 or beyond the header, malformed known option
   truncated_udp,
-  bad_udp_length,
+  bad_udp_length,  // length field != L4 length (or < L4 length in a first fragment)
   truncated_icmp,
   count_  // number of statuses (for counter arrays)
 };
@@ -122,7 +122,9 @@ struct ParsedFrame {
   bool is_first_fragment = true;  // offset == 0: L4 header present
   std::uint32_t ip_end = 0;       // frame offset one past the IP packet (excludes Ethernet padding)
 
-  // L4 (l4 != none only when the L4 header is present and parsed)
+  // L4 (l4 != none only when the L4 header is present and parsed). l4 == other for an
+  // unknown protocol or IPv6 no-next-header: the whole L4 is payload. ICMP/ICMPv6 headers
+  // count as 4 bytes (type, code, checksum).
   L4Kind l4 = L4Kind::none;
   std::uint16_t l4_offset = 0;
   std::uint32_t l4_length = 0;  // header + payload, up to ip_end

@@ -1,0 +1,186 @@
+// Sequence/timestamp translation at the backup proxy (DESIGN.md §5).
+//
+// Inbound (client→backup server, log order, while BACKUP and while LIVE):
+//   ack += seq_delta, SACK edges += seq_delta, TSecr += ts_delta (only with ACK set).
+// Outbound (backup server→client, once LIVE):
+//   seq −= seq_delta, TSval −= ts_delta clamped to the PAWS floor.
+// where seq_delta = ISN_backup − ISN_primary and ts_delta = TSval_backup − TSval_primary,
+// both mod 2^32 and learnt from the two servers' SYN-ACKs (primary via FLOW_META,
+// backup captured on int). Checksums are updated incrementally (RFC 1624).
+//
+// Frames that cannot go to the backup server yet are copied into a per-flow FIFO
+// (fixed pool allocated at construction) and released by drain_ready():
+//   wait: the flow's deltas are not known yet (FLOW_META or the backup SYN-ACK missing);
+//   hold: the translated ack is beyond what the backup server has sent (Linux would
+//         discard the whole segment, payload included).
+// Frames of one flow always reach the backup server in the order they were given.
+//
+// Pure logic: no I/O, time injected, no allocation/exception/log per packet.
+// Not thread-safe: one owner thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "ftproxy/common/time.hpp"
+#include "ftproxy/packet/frame.hpp"
+#include "ftproxy/tcp/flow_table.hpp"
+
+namespace ftproxy::tcp {
+
+// What FLOW_META carries for one TCP flow (the lead converts from the wire record).
+struct FlowMeta {
+  packet::FlowKey key;              // client→server direction
+  std::uint32_t primary_isn = 0;    // seq of the primary server's SYN-ACK
+  std::uint32_t primary_tsval = 0;  // TSval of that SYN-ACK (valid when has_ts); also
+                                    // a later, higher TSval the primary released (PAWS floor)
+  bool has_ts = false;
+  std::uint8_t wscale = kNoWscale;  // window scale of that SYN-ACK, kNoWscale if absent
+  std::uint16_t mss = 0;            // MSS of that SYN-ACK, 0 if absent
+};
+
+struct TranslatorLimits {
+  FlowLimits flows;
+  std::uint32_t queue_frames_per_flow = 64;    // tcp.wait_queue_frames
+  std::uint32_t queue_pool_frames = 4096;      // frames queued across all flows
+  std::uint32_t queue_slot_bytes = 2048;       // largest frame that can be queued
+  MonoTime hold_timeout = milliseconds(2000);  // tcp.hold_ms
+  MonoTime wait_timeout = milliseconds(2000);  // max wait for a flow's deltas
+};
+
+enum class InboundDecision : std::uint8_t {
+  forward,         // translated in place: send it to the backup server now
+  wait,            // copied into the flow's queue (deltas unknown); drop the original
+  hold,            // copied into the flow's queue (ack beyond the backup's snd_nxt, or
+                   // behind an earlier queued frame); drop the original
+  passthrough,     // needs no translation (not TCP, or the client's SYN): send unchanged
+  drop_full,       // no room (flow queue, frame pool, or flow table): drop; counted as divergence
+  drop_untracked,  // TCP segment of a flow with no record (no SYN seen, or refused): drop
+};
+const char* to_string(InboundDecision d) noexcept;
+
+enum class OutboundDecision : std::uint8_t {
+  forward,      // translated in place
+  passthrough,  // not TCP: send unchanged
+  untracked,    // TCP but no record / deltas unknown: left unchanged, caller decides
+};
+const char* to_string(OutboundDecision d) noexcept;
+
+// Counter snapshot. "Divergence" counters mean the backup's server may no longer be an
+// exact replica of the primary's: hold_timeouts, wait_drops, queue_full_drops,
+// refused_full.
+struct TcpCounters {
+  std::uint64_t flows_tracked = 0;  // gauge
+  std::uint64_t flows_created = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t evicted_closed = 0;
+  std::uint64_t evicted_idle = 0;
+  std::uint64_t refused_full = 0;
+  std::uint64_t translated_in = 0;
+  std::uint64_t translated_out = 0;
+  std::uint64_t waiting_now = 0;       // gauge: queued frames of flows whose deltas are unknown
+  std::uint64_t held_now = 0;          // gauge: queued frames of flows whose deltas are known
+  std::uint64_t held_total = 0;        // frames delayed because their ack was beyond snd_nxt
+  std::uint64_t hold_timeouts = 0;     // released after hold_timeout with ack clamped (divergence)
+  std::uint64_t wait_drops = 0;        // queued frames dropped: wait timeout, flow evicted/restarted
+  std::uint64_t queue_full_drops = 0;  // drop_full decisions for queue/pool/oversize
+  std::uint64_t untracked_in = 0;      // drop_untracked decisions
+  std::uint64_t untracked_out = 0;
+  std::uint64_t wscale_mismatch = 0;  // flows whose SYN-ACKs disagree (once per flow)
+  std::uint64_t mss_mismatch = 0;
+  std::uint64_t ts_mismatch = 0;
+  std::uint64_t paws_clamped = 0;  // outbound TSvals raised to the PAWS floor
+
+  std::uint64_t divergence() const noexcept {
+    return hold_timeouts + wait_drops + queue_full_drops + refused_full;
+  }
+};
+
+class SeqTranslator {
+ public:
+  // Allocates the flow table and frame pool. Start-up only (may throw std::bad_alloc).
+  explicit SeqTranslator(const TranslatorLimits& limits);
+  SeqTranslator(const SeqTranslator&) = delete;
+  SeqTranslator& operator=(const SeqTranslator&) = delete;
+
+  // A client→server frame from the log, `f` from parse_frame(frame) == ok. On forward
+  // the frame was rewritten in place; on wait/hold a copy was queued (see the enum).
+  InboundDecision translate_in(std::span<std::uint8_t> frame, const packet::ParsedFrame& f,
+                               MonoTime now) noexcept;
+
+  // FLOW_META from the primary. Creates the record if needed (may be refused when full).
+  // A repeat with the same ISN only raises the PAWS floor to primary_tsval. Returns true
+  // when queued frames of that flow may now be releasable (call drain_ready).
+  bool on_flow_meta(const FlowMeta& meta, MonoTime now) noexcept;
+
+  // The primary released a segment with this TSval on the flow (either key direction).
+  // Raises the PAWS floor; never lowers it.
+  void note_primary_tsval(const packet::FlowKey& key, std::uint32_t tsval) noexcept;
+
+  // Every frame the backup server emits on int, before translate_out: learns its SYN-ACK
+  // (ISN, TSval, wscale, MSS), advances snd_nxt (seq + payload + SYN + FIN), FIN/RST.
+  // Returns true when queued frames of that flow may now be releasable (call drain_ready).
+  bool on_server_output(std::span<const std::uint8_t> frame, const packet::ParsedFrame& f,
+                        MonoTime now) noexcept;
+
+  // Rewrites a backup server→client frame in place (used once LIVE). Call
+  // on_server_output for the frame first. Raises the PAWS floor to the TSval sent.
+  OutboundDecision translate_out(std::span<std::uint8_t> frame, const packet::ParsedFrame& f,
+                                 MonoTime now) noexcept;
+
+  // Emits, per flow in FIFO order, queued frames that can now go to the backup server,
+  // translated: sink(std::span<std::uint8_t>) is called once per frame and must copy the
+  // bytes before returning and must not call back into the translator. Also applies the bounded waits: a
+  // waiting head older than wait_timeout is dropped (wait_drops); a held head older than hold_timeout is
+  // released with its ack clamped to the backup's snd_nxt so its payload is still accepted (hold_timeouts,
+  // divergence). Returns the number of frames emitted.
+  template <class Sink>
+  std::size_t drain_ready(MonoTime now, Sink&& sink) {
+    using S = std::remove_reference_t<Sink>;
+    return drain_impl(
+        now, Emit{&sink, [](void* ctx, std::span<std::uint8_t> fr) { (*static_cast<S*>(ctx))(fr); }});
+  }
+
+  // True when some flow has queued frames (drain_ready has something to look at).
+  bool has_queued() const noexcept { return queued_head_ != kNoIndex; }
+
+  // Evicts closed/idle flows (see FlowTable::expire). Returns the number evicted.
+  std::size_t expire(MonoTime now) noexcept { return table_.expire(now); }
+
+  TcpCounters counters() const noexcept;
+  const FlowTable& flows() const noexcept { return table_; }
+  const TranslatorLimits& limits() const noexcept { return limits_; }
+
+ private:
+  struct Emit {
+    void* ctx;
+    void (*call)(void* ctx, std::span<std::uint8_t> frame);
+  };
+  std::size_t drain_impl(MonoTime now, Emit emit) noexcept;
+
+  bool enqueue(Flow& flow, std::span<const std::uint8_t> frame, MonoTime now, bool held) noexcept;
+  void pop_head(Flow& flow) noexcept;
+  void drop_queue(Flow& flow) noexcept;
+  void learn_deltas(Flow& flow, MonoTime now) noexcept;
+  static void on_evict(void* ctx, Flow& flow) noexcept;
+  void link_queued(Flow& flow) noexcept;
+  void unlink_queued(Flow& flow) noexcept;
+
+  TranslatorLimits limits_;
+  FlowTable table_;
+  // Frame pool: slot i holds bytes [i*slot_bytes, +len); free slots chained via next.
+  std::vector<std::uint8_t> pool_;
+  std::vector<std::uint32_t> slot_len_;
+  std::vector<std::uint32_t> slot_next_;
+  std::vector<MonoTime> slot_since_;     // when the frame was queued (or its wait ended)
+  std::vector<std::uint8_t> slot_held_;  // already counted in held_total
+  std::uint32_t free_slot_ = kNoIndex;
+  std::uint32_t queued_head_ = kNoIndex;  // flows with queued frames (Flow::q_prev/q_next)
+  std::uint32_t queued_tail_ = kNoIndex;
+  TcpCounters c_;
+};
+
+}  // namespace ftproxy::tcp

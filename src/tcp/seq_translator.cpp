@@ -1,0 +1,426 @@
+#include "ftproxy/tcp/seq_translator.hpp"
+
+#include <cstring>
+
+#include "ftproxy/common/bytes.hpp"
+#include "ftproxy/packet/checksum.hpp"
+#include "ftproxy/packet/serial.hpp"
+
+namespace ftproxy::tcp {
+
+namespace {
+
+using packet::kTcpAck;
+using packet::kTcpFin;
+using packet::kTcpRst;
+using packet::kTcpSyn;
+
+bool has(const packet::ParsedFrame& f, std::uint8_t flag) {
+  return (f.tcp.flags & flag) != 0;
+}
+
+// Field offsets inside the TCP header.
+constexpr std::size_t kSeqOff = 4;
+constexpr std::size_t kAckOff = 8;
+
+// Rewrites the client→server fields of `f` into the backup server's spaces. With
+// `clamp_ack`, an ack beyond the backup's snd_nxt is lowered to it (hold timeout).
+void apply_in(std::span<std::uint8_t> frame, const packet::ParsedFrame& f, const Flow& flow,
+              bool clamp_ack) noexcept {
+  // Without ACK the ack and TSecr fields carry no meaning (RFC 9293, RFC 7323 §3.2),
+  // e.g. the client's SYN.
+  if (!has(f, kTcpAck)) return;
+  const std::size_t csum = packet::l4_checksum_offset(f);
+  std::uint32_t ack = f.tcp.ack + flow.seq_delta;
+  if (clamp_ack && packet::seq_gt(ack, flow.snd_nxt_backup)) ack = flow.snd_nxt_backup;
+  packet::rewrite32_with_checksum(frame, f.l4_offset + kAckOff, csum, ack);
+  // SACK blocks acknowledge server data, so they live in the server's sequence space.
+  for (std::size_t i = 0; i < f.tcp.opt.sack_blocks; ++i) {
+    const std::size_t left = f.tcp.opt.sack_offset + 8 * i;
+    for (const std::size_t edge : {left, left + 4}) {
+      packet::rewrite32_with_checksum(frame, edge, csum, load_be32(frame.data() + edge) + flow.seq_delta);
+    }
+  }
+  if (flow.ts_known && f.tcp.opt.has_timestamp) {
+    packet::rewrite32_with_checksum(frame, f.tcp.opt.ts_offset + 4u, csum, f.tcp.opt.tsecr + flow.ts_delta);
+  }
+}
+
+}  // namespace
+
+const char* to_string(InboundDecision d) noexcept {
+  switch (d) {
+    case InboundDecision::forward:
+      return "forward";
+    case InboundDecision::wait:
+      return "wait";
+    case InboundDecision::hold:
+      return "hold";
+    case InboundDecision::passthrough:
+      return "passthrough";
+    case InboundDecision::drop_full:
+      return "drop_full";
+    case InboundDecision::drop_untracked:
+      return "drop_untracked";
+  }
+  return "unknown";
+}
+
+const char* to_string(OutboundDecision d) noexcept {
+  switch (d) {
+    case OutboundDecision::forward:
+      return "forward";
+    case OutboundDecision::passthrough:
+      return "passthrough";
+    case OutboundDecision::untracked:
+      return "untracked";
+  }
+  return "unknown";
+}
+
+SeqTranslator::SeqTranslator(const TranslatorLimits& limits) : limits_(limits), table_(limits.flows) {
+  const std::size_t n = limits.queue_pool_frames;
+  pool_.resize(n * limits.queue_slot_bytes);
+  slot_len_.assign(n, 0);
+  slot_next_.assign(n, kNoIndex);
+  slot_since_.assign(n, MonoTime{});
+  slot_held_.assign(n, 0);
+  for (std::size_t i = n; i-- > 0;) {
+    slot_next_[i] = free_slot_;
+    free_slot_ = static_cast<std::uint32_t>(i);
+  }
+  table_.set_evict_hook(&SeqTranslator::on_evict, this);
+}
+
+void SeqTranslator::on_evict(void* ctx, Flow& flow) noexcept {
+  static_cast<SeqTranslator*>(ctx)->drop_queue(flow);
+}
+
+InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const packet::ParsedFrame& f,
+                                            MonoTime now) noexcept {
+  if (f.l4 != packet::L4Kind::tcp) return InboundDecision::passthrough;
+  const packet::FlowKey key = packet::flow_key(f);
+  Flow* flow = table_.find(key);
+
+  if (has(f, kTcpSyn) && !has(f, kTcpAck)) {
+    if (flow == nullptr) {
+      flow = table_.insert(key, now);
+      if (flow == nullptr) return InboundDecision::drop_full;  // refused_full counted
+    } else if (flow->state == FlowState::closed || (flow->client_syn_seen && flow->client_isn != f.tcp.seq)) {
+      // Same 4-tuple, new connection: the old offsets no longer apply.
+      drop_queue(*flow);
+      table_.restart(*flow, now);
+    }
+    flow->client_syn_seen = true;
+    flow->client_isn = f.tcp.seq;
+    table_.touch(*flow, now);
+    // Rare (SYN retransmitted while later frames are queued), but the flow's order holds.
+    if (flow->q_len == 0) return InboundDecision::passthrough;
+  } else {
+    if (flow == nullptr) {
+      ++c_.untracked_in;
+      return InboundDecision::drop_untracked;
+    }
+    if (has(f, kTcpRst)) {
+      table_.mark_closed(*flow, now);
+    } else {
+      if (has(f, kTcpFin)) flow->client_fin = true;
+      if (flow->state != FlowState::closed) {
+        if (flow->client_fin && flow->server_fin) {
+          table_.mark_closed(*flow, now);
+        } else {
+          if (flow->client_fin || flow->server_fin) {
+            flow->state = FlowState::closing;
+          } else if (flow->state == FlowState::syn_seen && has(f, kTcpAck)) {
+            flow->state = FlowState::established;
+          }
+          table_.touch(*flow, now);
+        }
+      } else {
+        table_.touch(*flow, now);
+      }
+    }
+  }
+
+  if (flow->q_len > 0 || !flow->delta_known) {
+    const bool known = flow->delta_known;
+    if (!enqueue(*flow, frame, now, false)) {
+      ++c_.queue_full_drops;
+      return InboundDecision::drop_full;
+    }
+    return known ? InboundDecision::hold : InboundDecision::wait;
+  }
+  // Linux discards a segment acking unsent data, payload included (tcp_ack() < 0): keep
+  // it until the backup server catches up. A RST is validated by seq alone, so it never waits.
+  if (has(f, kTcpAck) && !has(f, kTcpRst) &&
+      packet::seq_gt(f.tcp.ack + flow->seq_delta, flow->snd_nxt_backup)) {
+    if (!enqueue(*flow, frame, now, true)) {
+      ++c_.queue_full_drops;
+      return InboundDecision::drop_full;
+    }
+    return InboundDecision::hold;
+  }
+  apply_in(frame, f, *flow, false);
+  ++c_.translated_in;
+  return InboundDecision::forward;
+}
+
+bool SeqTranslator::on_flow_meta(const FlowMeta& meta, MonoTime now) noexcept {
+  Flow* flow = table_.find(meta.key);
+  if (flow == nullptr) flow = table_.insert(meta.key, now);
+  if (flow == nullptr) return false;  // refused_full counted
+  table_.touch(*flow, now);
+  if (flow->primary.seen && flow->primary.isn == meta.primary_isn) {
+    if (meta.has_ts) note_primary_tsval(meta.key, meta.primary_tsval);
+    return false;
+  }
+  flow->primary = SynAckInfo{true, meta.primary_isn, meta.has_ts, meta.primary_tsval, meta.wscale, meta.mss};
+  flow->paws_floor_set = meta.has_ts;
+  flow->paws_floor = meta.has_ts ? meta.primary_tsval : 0;
+  learn_deltas(*flow, now);
+  return flow->delta_known && flow->q_len > 0;
+}
+
+void SeqTranslator::note_primary_tsval(const packet::FlowKey& key, std::uint32_t tsval) noexcept {
+  Flow* flow = table_.find_either(key);
+  if (flow == nullptr) return;
+  if (!flow->paws_floor_set || packet::seq_gt(tsval, flow->paws_floor)) flow->paws_floor = tsval;
+  flow->paws_floor_set = true;
+}
+
+void SeqTranslator::learn_deltas(Flow& flow, MonoTime now) noexcept {
+  if (!flow.primary.seen || !flow.backup.seen) return;
+  const bool was_known = flow.delta_known;
+  flow.seq_delta = flow.backup.isn - flow.primary.isn;
+  flow.delta_known = true;
+  flow.ts_known = flow.primary.has_ts && flow.backup.has_ts;
+  flow.ts_delta = flow.ts_known ? flow.backup.tsval - flow.primary.tsval : 0;
+  // Both servers run the same stack and settings; a difference means they will not
+  // behave alike on this flow (segment sizes, windows), so operators need to know.
+  if (flow.primary.has_ts != flow.backup.has_ts && !flow.ts_mismatch) {
+    flow.ts_mismatch = true;
+    ++c_.ts_mismatch;
+  }
+  if (flow.primary.wscale != flow.backup.wscale && !flow.wscale_mismatch) {
+    flow.wscale_mismatch = true;
+    ++c_.wscale_mismatch;
+  }
+  if (flow.primary.mss != flow.backup.mss && !flow.mss_mismatch) {
+    flow.mss_mismatch = true;
+    ++c_.mss_mismatch;
+  }
+  if (!was_known) {
+    // Frames that waited for the deltas start their hold time now.
+    for (std::uint32_t s = flow.q_head; s != kNoIndex; s = slot_next_[s]) slot_since_[s] = now;
+  }
+}
+
+bool SeqTranslator::on_server_output(std::span<const std::uint8_t> frame, const packet::ParsedFrame& f,
+                                     MonoTime now) noexcept {
+  (void)frame;
+  if (f.l4 != packet::L4Kind::tcp) return false;
+  Flow* flow = table_.find(packet::flow_key(f).reversed());
+  if (flow == nullptr) return false;
+  bool progress = false;
+  const std::uint32_t seq = f.tcp.seq;
+  if (has(f, kTcpSyn) && has(f, kTcpAck)) {
+    const bool same = flow->backup.seen && flow->backup.isn == seq;
+    const packet::TcpOptions& o = f.tcp.opt;
+    flow->backup = SynAckInfo{true,
+                              seq,
+                              o.has_timestamp,
+                              o.tsval,
+                              o.has_wscale ? o.wscale : kNoWscale,
+                              static_cast<std::uint16_t>(o.has_mss ? o.mss : 0)};
+    flow->snd_nxt_backup = same ? packet::seq_max(flow->snd_nxt_backup, seq + 1) : seq + 1;
+    learn_deltas(*flow, now);
+    progress = !same;
+  } else if (flow->backup.seen) {
+    const std::uint32_t end = seq + f.payload_len + (has(f, kTcpSyn) ? 1u : 0u) + (has(f, kTcpFin) ? 1u : 0u);
+    if (packet::seq_gt(end, flow->snd_nxt_backup)) {
+      flow->snd_nxt_backup = end;
+      progress = true;
+    }
+  }
+  if (has(f, kTcpRst)) {
+    table_.mark_closed(*flow, now);
+  } else {
+    if (has(f, kTcpFin)) flow->server_fin = true;
+    if (flow->state != FlowState::closed && flow->client_fin && flow->server_fin) {
+      table_.mark_closed(*flow, now);
+    } else {
+      if (flow->state != FlowState::closed && flow->server_fin) flow->state = FlowState::closing;
+      table_.touch(*flow, now);
+    }
+  }
+  return progress && flow->q_len > 0;
+}
+
+OutboundDecision SeqTranslator::translate_out(std::span<std::uint8_t> frame, const packet::ParsedFrame& f,
+                                              MonoTime now) noexcept {
+  if (f.l4 != packet::L4Kind::tcp) return OutboundDecision::passthrough;
+  Flow* flow = table_.find(packet::flow_key(f).reversed());
+  if (flow == nullptr || !flow->delta_known) {
+    ++c_.untracked_out;
+    return OutboundDecision::untracked;
+  }
+  const std::size_t csum = packet::l4_checksum_offset(f);
+  packet::rewrite32_with_checksum(frame, f.l4_offset + kSeqOff, csum, f.tcp.seq - flow->seq_delta);
+  // The ack field and any SACK blocks of this direction acknowledge client data: the
+  // client's sequence space is the same at both servers (each received the very same
+  // client segments), so they are already right for the client. Likewise TSecr echoes
+  // the client's own clock.
+  if (flow->ts_known && f.tcp.opt.has_timestamp) {
+    std::uint32_t tsval = f.tcp.opt.tsval - flow->ts_delta;
+    // The client's PAWS check drops a segment whose TSval is older than one it already
+    // accepted (RFC 7323 §5); the backup's clock may lag the primary's.
+    if (flow->paws_floor_set && packet::seq_lt(tsval, flow->paws_floor)) {
+      tsval = flow->paws_floor;
+      ++c_.paws_clamped;
+    }
+    packet::rewrite32_with_checksum(frame, f.tcp.opt.ts_offset, csum, tsval);
+    flow->paws_floor = tsval;
+    flow->paws_floor_set = true;
+  }
+  table_.touch(*flow, now);
+  ++c_.translated_out;
+  return OutboundDecision::forward;
+}
+
+std::size_t SeqTranslator::drain_impl(MonoTime now, Emit emit) noexcept {
+  std::size_t emitted = 0;
+  std::uint32_t fi = queued_head_;
+  while (fi != kNoIndex) {
+    Flow& flow = table_.at(fi);
+    const std::uint32_t next = flow.q_next;  // pop_head may unlink this flow
+    while (flow.q_len > 0) {
+      const std::uint32_t s = flow.q_head;
+      const std::span<std::uint8_t> frame(pool_.data() + std::size_t{s} * limits_.queue_slot_bytes,
+                                          slot_len_[s]);
+      packet::ParsedFrame pf;
+      if (packet::parse_frame(frame, pf) != packet::ParseStatus::ok || pf.l4 != packet::L4Kind::tcp) {
+        // It parsed when queued; a copy that no longer does is lost data.
+        pop_head(flow);
+        ++c_.wait_drops;
+        continue;
+      }
+      if (!flow.delta_known) {
+        if (now - slot_since_[s] < limits_.wait_timeout) break;
+        pop_head(flow);
+        ++c_.wait_drops;
+        continue;
+      }
+      bool clamp = false;
+      if (has(pf, kTcpAck) && !has(pf, kTcpRst) &&
+          packet::seq_gt(pf.tcp.ack + flow.seq_delta, flow.snd_nxt_backup)) {
+        if (slot_held_[s] == 0) {
+          slot_held_[s] = 1;
+          ++c_.held_total;
+        }
+        if (now - slot_since_[s] < limits_.hold_timeout) break;
+        // Releasing it unchanged or dropping it would both lose the payload; with the
+        // ack lowered to what the backup server has sent, Linux accepts the data and
+        // the client's next cumulative ack covers the rest.
+        ++c_.hold_timeouts;
+        clamp = true;
+      }
+      apply_in(frame, pf, flow, clamp);
+      ++c_.translated_in;
+      emit.call(emit.ctx, frame);
+      pop_head(flow);
+      ++emitted;
+    }
+    fi = next;
+  }
+  return emitted;
+}
+
+bool SeqTranslator::enqueue(Flow& flow, std::span<const std::uint8_t> frame, MonoTime now,
+                            bool held) noexcept {
+  if (frame.size() > limits_.queue_slot_bytes || flow.q_len >= limits_.queue_frames_per_flow ||
+      free_slot_ == kNoIndex) {
+    return false;
+  }
+  const std::uint32_t s = free_slot_;
+  free_slot_ = slot_next_[s];
+  std::memcpy(pool_.data() + std::size_t{s} * limits_.queue_slot_bytes, frame.data(), frame.size());
+  slot_len_[s] = static_cast<std::uint32_t>(frame.size());
+  slot_next_[s] = kNoIndex;
+  slot_since_[s] = now;
+  slot_held_[s] = held ? 1 : 0;
+  if (held) ++c_.held_total;
+  if (flow.q_tail != kNoIndex) {
+    slot_next_[flow.q_tail] = s;
+  } else {
+    flow.q_head = s;
+  }
+  flow.q_tail = s;
+  ++flow.q_len;
+  if (!flow.in_queued_list) link_queued(flow);
+  return true;
+}
+
+void SeqTranslator::pop_head(Flow& flow) noexcept {
+  const std::uint32_t s = flow.q_head;
+  flow.q_head = slot_next_[s];
+  if (flow.q_head == kNoIndex) flow.q_tail = kNoIndex;
+  --flow.q_len;
+  slot_next_[s] = free_slot_;
+  free_slot_ = s;
+  if (flow.q_len == 0) unlink_queued(flow);
+}
+
+void SeqTranslator::drop_queue(Flow& flow) noexcept {
+  c_.wait_drops += flow.q_len;
+  while (flow.q_len > 0) pop_head(flow);
+}
+
+void SeqTranslator::link_queued(Flow& flow) noexcept {
+  const std::uint32_t i = table_.index_of(flow);
+  flow.q_prev = queued_tail_;
+  flow.q_next = kNoIndex;
+  if (queued_tail_ != kNoIndex) {
+    table_.at(queued_tail_).q_next = i;
+  } else {
+    queued_head_ = i;
+  }
+  queued_tail_ = i;
+  flow.in_queued_list = true;
+}
+
+void SeqTranslator::unlink_queued(Flow& flow) noexcept {
+  if (!flow.in_queued_list) return;
+  if (flow.q_prev != kNoIndex) {
+    table_.at(flow.q_prev).q_next = flow.q_next;
+  } else {
+    queued_head_ = flow.q_next;
+  }
+  if (flow.q_next != kNoIndex) {
+    table_.at(flow.q_next).q_prev = flow.q_prev;
+  } else {
+    queued_tail_ = flow.q_prev;
+  }
+  flow.q_prev = kNoIndex;
+  flow.q_next = kNoIndex;
+  flow.in_queued_list = false;
+}
+
+TcpCounters SeqTranslator::counters() const noexcept {
+  TcpCounters out = c_;
+  const FlowTableCounters& t = table_.counters();
+  out.flows_tracked = table_.size();
+  out.flows_created = t.flows_created;
+  out.evictions = t.evictions;
+  out.evicted_closed = t.evicted_closed;
+  out.evicted_idle = t.evicted_idle;
+  out.refused_full = t.refused_full;
+  out.waiting_now = 0;
+  out.held_now = 0;
+  for (std::uint32_t i = queued_head_; i != kNoIndex; i = table_.at(i).q_next) {
+    const Flow& f = table_.at(i);
+    (f.delta_known ? out.held_now : out.waiting_now) += f.q_len;
+  }
+  return out;
+}
+
+}  // namespace ftproxy::tcp

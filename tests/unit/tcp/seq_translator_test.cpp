@@ -1,0 +1,773 @@
+#include "ftproxy/tcp/seq_translator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <random>
+
+#include "ftproxy/packet/builder.hpp"
+#include "ftproxy/packet/checksum.hpp"
+#include "tcp_frame_builder.hpp"
+
+namespace ftproxy::tcp {
+namespace {
+
+using test::build_tcp;
+using test::TcpSpec;
+using Frame = std::vector<std::uint8_t>;
+using TsPair = std::pair<std::uint32_t, std::uint32_t>;
+
+constexpr std::uint8_t kSyn = packet::kTcpSyn, kAck = packet::kTcpAck, kFin = packet::kTcpFin,
+                       kRst = packet::kTcpRst, kPsh = packet::kTcpPsh;
+
+packet::ParsedFrame parse(const Frame& f) {
+  packet::ParsedFrame p;
+  EXPECT_EQ(packet::parse_frame(f, p), packet::ParseStatus::ok);
+  return p;
+}
+
+bool checksum_ok(const Frame& f) {
+  return packet::l4_checksum_ok(f, parse(f));
+}
+
+Frame payload(std::size_t n, std::uint8_t seed = 1) {
+  Frame p(n);
+  for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::uint8_t>(seed + i * 7);
+  return p;
+}
+
+struct Handshake {
+  std::uint32_t client_isn = 0x11111111;
+  std::uint32_t primary_isn = 1000;
+  std::uint32_t backup_isn = 5000;
+  std::optional<std::uint32_t> primary_ts = 100;
+  std::optional<std::uint32_t> backup_ts = 700;
+  std::uint8_t primary_wscale = 7, backup_wscale = 7;
+  std::uint16_t primary_mss = 1460, backup_mss = 1460;
+};
+
+class SeqTranslatorTest : public ::testing::Test {
+ protected:
+  static TranslatorLimits default_limits() {
+    TranslatorLimits l;
+    l.flows.max_flows = 256;
+    l.queue_frames_per_flow = 8;
+    l.queue_pool_frames = 64;
+    l.queue_slot_bytes = 2048;
+    l.hold_timeout = milliseconds(2000);
+    l.wait_timeout = milliseconds(2000);
+    return l;
+  }
+  void SetUp() override { tr = std::make_unique<SeqTranslator>(default_limits()); }
+  void reset(const TranslatorLimits& l) { tr = std::make_unique<SeqTranslator>(l); }
+
+  InboundDecision in(Frame& f) {
+    const auto p = parse(f);
+    return tr->translate_in(f, p, clock.now());
+  }
+  bool server(const Frame& f) {
+    const auto p = parse(f);
+    return tr->on_server_output(f, p, clock.now());
+  }
+  OutboundDecision out(Frame& f) {
+    const auto p = parse(f);
+    tr->on_server_output(f, p, clock.now());
+    return tr->translate_out(f, p, clock.now());
+  }
+  std::vector<Frame> drain() {
+    std::vector<Frame> got;
+    tr->drain_ready(clock.now(),
+                    [&got](std::span<std::uint8_t> fr) { got.emplace_back(fr.begin(), fr.end()); });
+    return got;
+  }
+  static packet::FlowKey key_of(const TcpSpec& c2s) { return packet::flow_key(parse(build_tcp(c2s))); }
+
+  FlowMeta meta_for(const TcpSpec& c2s, const Handshake& h) {
+    FlowMeta m;
+    m.key = key_of(c2s);
+    m.primary_isn = h.primary_isn;
+    m.has_ts = h.primary_ts.has_value();
+    m.primary_tsval = h.primary_ts.value_or(0);
+    m.wscale = h.primary_wscale;
+    m.mss = h.primary_mss;
+    return m;
+  }
+  Frame client_syn(const TcpSpec& c2s, const Handshake& h) {
+    TcpSpec s = c2s;
+    s.flags = kSyn;
+    s.seq = h.client_isn;
+    s.ack = 0;
+    s.mss = 1460;
+    s.wscale = 7;
+    s.sack_permitted = true;
+    if (h.primary_ts) s.ts = TsPair{77, 0};
+    s.sack.clear();
+    s.payload.clear();
+    return build_tcp(s);
+  }
+  Frame backup_synack(const TcpSpec& c2s, const Handshake& h) {
+    TcpSpec s = c2s.reply();
+    s.flags = kSyn | kAck;
+    s.seq = h.backup_isn;
+    s.ack = h.client_isn + 1;
+    s.mss = h.backup_mss;
+    s.wscale = h.backup_wscale;
+    s.sack_permitted = true;
+    s.ts.reset();
+    if (h.backup_ts) s.ts = TsPair{*h.backup_ts, 77};
+    s.sack.clear();
+    s.payload.clear();
+    return build_tcp(s);
+  }
+  // Client SYN, FLOW_META and the backup server's SYN-ACK: the deltas become known.
+  void handshake(const TcpSpec& c2s, const Handshake& h) {
+    Frame syn = client_syn(c2s, h);
+    const Frame before = syn;
+    ASSERT_EQ(in(syn), InboundDecision::passthrough);
+    EXPECT_EQ(syn, before);
+    tr->on_flow_meta(meta_for(c2s, h), clock.now());
+    server(backup_synack(c2s, h));
+  }
+  // The backup server sends `n` bytes starting right after its SYN.
+  void backup_sends(const TcpSpec& c2s, std::uint32_t seq, std::size_t n, std::uint32_t ack) {
+    TcpSpec s = c2s.reply();
+    s.flags = kAck | kPsh;
+    s.seq = seq;
+    s.ack = ack;
+    s.ts.reset();
+    s.sack.clear();
+    s.payload = payload(n);
+    server(build_tcp(s));
+  }
+
+  ManualClock clock;
+  std::unique_ptr<SeqTranslator> tr;
+};
+
+// --- golden translation -------------------------------------------------------------
+
+TEST_F(SeqTranslatorTest, GoldenInboundIpv4TimestampsAndSack) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  backup_sends(c, h.backup_isn + 1, 100, h.client_isn + 1);
+
+  TcpSpec s = c;
+  s.seq = h.client_isn + 1;
+  s.ack = h.primary_isn + 1 + 10;
+  s.ts = TsPair{55555, 150};
+  s.sack = {{1041, 1051}, {1061, 1071}};
+  s.payload = payload(33);
+  Frame f = build_tcp(s);
+  ASSERT_EQ(in(f), InboundDecision::forward);
+
+  TcpSpec want = s;
+  want.ack = 5011;                           // + (5000 − 1000)
+  want.sack = {{5041, 5051}, {5061, 5071}};  // every edge + 4000
+  want.ts = TsPair{55555, 750};              // TSecr + (700 − 100); TSval is the client's
+  EXPECT_EQ(f, build_tcp(want));
+  EXPECT_TRUE(checksum_ok(f));
+  EXPECT_EQ(tr->counters().translated_in, 1u);
+}
+
+TEST_F(SeqTranslatorTest, GoldenInboundIpv6VlanUnalignedTimestamp) {
+  TcpSpec c;
+  c.v6 = true;
+  c.vlan = 0x2064;  // PCP 1, VID 100
+  c.src_ip = test::v6addr(1);
+  c.dst_ip = test::v6addr(2);
+  const Handshake h;
+  handshake(c, h);
+  backup_sends(c, h.backup_isn + 1, 100, h.client_isn + 1);
+
+  TcpSpec s = c;
+  s.seq = h.client_isn + 1;
+  s.ack = h.primary_isn + 1 + 100;
+  s.ts = TsPair{0xABCDEF01, 0x00000123};
+  s.ts_unaligned = true;  // TSecr at an odd offset: the checksum update must still hold
+  s.sack = {{1201, 1301}};
+  Frame f = build_tcp(s);
+  ASSERT_EQ(in(f), InboundDecision::forward);
+
+  TcpSpec want = s;
+  want.ack = 5101;
+  want.sack = {{5201, 5301}};
+  want.ts = TsPair{0xABCDEF01, 0x00000123 + 600};
+  EXPECT_EQ(f, build_tcp(want));
+  EXPECT_TRUE(checksum_ok(f));
+}
+
+TEST_F(SeqTranslatorTest, GoldenOutboundSeqAndTsval) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+
+  TcpSpec s = c.reply();
+  s.seq = 5011;
+  s.ack = h.client_isn + 1 + 33;
+  s.ts = TsPair{800, 55555};
+  s.sack = {{h.client_isn + 100, h.client_isn + 200}};  // client space: unchanged
+  s.payload = payload(20);
+  Frame f = build_tcp(s);
+  ASSERT_EQ(out(f), OutboundDecision::forward);
+
+  TcpSpec want = s;
+  want.seq = 1011;
+  want.ts = TsPair{200, 55555};
+  EXPECT_EQ(f, build_tcp(want));
+  EXPECT_TRUE(checksum_ok(f));
+  EXPECT_EQ(tr->counters().translated_out, 1u);
+}
+
+TEST_F(SeqTranslatorTest, BackupSynAckTranslatesToThePrimarysSynAck) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  Frame f = backup_synack(c, h);  // a retransmission once live
+  ASSERT_EQ(out(f), OutboundDecision::forward);
+  TcpSpec want = c.reply();
+  want.flags = kSyn | kAck;
+  want.seq = h.primary_isn;
+  want.ack = h.client_isn + 1;
+  want.mss = h.backup_mss;
+  want.wscale = h.backup_wscale;
+  want.sack_permitted = true;
+  want.ts = TsPair{*h.primary_ts, 77};
+  EXPECT_EQ(f, build_tcp(want));
+}
+
+// --- wrap-around and property tests -------------------------------------------------
+
+TEST_F(SeqTranslatorTest, DeltasAcrossTheWrap) {
+  TcpSpec c;
+  Handshake h;
+  h.primary_isn = 0xFFFFFF00;
+  h.backup_isn = 0x00000100;
+  h.primary_ts = 0x7FFFFFF0;  // ts_delta = 0x80000020: as large as serial arithmetic allows
+  h.backup_ts = 0x00000010;
+  handshake(c, h);
+  backup_sends(c, h.backup_isn + 1, 1000, h.client_isn + 1);
+
+  TcpSpec s = c;
+  s.seq = h.client_isn + 1;
+  s.ack = 0x00000010;  // primary space, past the wrap: 0x111 bytes after the SYN-ACK
+  s.ts = TsPair{1, 0x7FFFFFF5};
+  s.sack = {{0xFFFFFFF0, 0x00000008}};  // a block straddling the wrap
+  Frame f = build_tcp(s);
+  ASSERT_EQ(in(f), InboundDecision::forward);
+  TcpSpec want = s;
+  want.ack = 0x00000210;
+  want.sack = {{0x000001F0, 0x00000208}};
+  want.ts = TsPair{1, 0x00000015};
+  EXPECT_EQ(f, build_tcp(want));
+  EXPECT_TRUE(checksum_ok(f));
+
+  TcpSpec o = c.reply();
+  o.seq = 0x00000210;
+  o.ack = h.client_isn + 1;
+  o.ts = TsPair{0x00000015, 1};
+  Frame g = build_tcp(o);
+  ASSERT_EQ(out(g), OutboundDecision::forward);
+  TcpSpec want_out = o;
+  want_out.seq = 0x00000010;
+  want_out.ts = TsPair{0x7FFFFFF5, 1};
+  EXPECT_EQ(g, build_tcp(want_out));
+  EXPECT_EQ(tr->counters().paws_clamped, 0u);
+}
+
+// Compares two frames except the TCP checksum field (verified separately): the
+// incremental update may legitimately yield 0xFFFF where a full sum yields 0x0000.
+void expect_equal_but_checksum(const Frame& got, const Frame& want) {
+  ASSERT_EQ(got.size(), want.size());
+  const std::size_t csum = packet::l4_checksum_offset(parse(want));
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (i == csum || i == csum + 1) continue;
+    ASSERT_EQ(got[i], want[i]) << "byte " << i;
+  }
+}
+
+TEST_F(SeqTranslatorTest, PropertyRoundTripKeepsFieldsAndChecksums) {
+  std::mt19937 rng(20240611);
+  TranslatorLimits l = default_limits();
+  l.flows.max_flows = 1024;
+  reset(l);
+  for (int iter = 0; iter < 600; ++iter) {
+    TcpSpec c;
+    c.v6 = (rng() & 1) != 0;
+    if (c.v6) {
+      c.src_ip = test::v6addr(static_cast<std::uint8_t>(rng()));
+      c.dst_ip = test::v6addr(2);
+    }
+    if ((rng() & 3) == 0) c.vlan = static_cast<std::uint16_t>(rng() & 0xFFFF);
+    c.src_port = static_cast<std::uint16_t>(1024 + iter);
+    Handshake h;
+    h.client_isn = static_cast<std::uint32_t>(rng());
+    h.primary_isn = static_cast<std::uint32_t>(rng());
+    h.backup_isn = (iter % 5 == 0) ? h.primary_isn + static_cast<std::uint32_t>(rng() % 512) - 256
+                                   : static_cast<std::uint32_t>(rng());
+    const bool ts = (rng() % 4) != 0;
+    h.primary_ts = ts ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(rng())) : std::nullopt;
+    h.backup_ts = ts ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(rng())) : std::nullopt;
+    handshake(c, h);
+    const std::uint32_t sent = 1 + rng() % 1400;
+    backup_sends(c, h.backup_isn + 1, sent, h.client_isn + 1);
+
+    TcpSpec s = c;
+    s.seq = h.client_isn + 1;
+    const std::uint32_t acked = rng() % (sent + 1);
+    s.ack = h.primary_isn + 1 + acked;
+    const std::uint32_t ts_age = rng() % 100000;
+    if (ts) {
+      s.ts = TsPair{static_cast<std::uint32_t>(rng()), *h.primary_ts + ts_age};
+      s.ts_unaligned = (rng() & 1) != 0;
+    }
+    const std::size_t blocks = rng() % (ts ? 4 : 5);
+    for (std::size_t b = 0; b < blocks; ++b) {
+      const std::uint32_t left = h.primary_isn + static_cast<std::uint32_t>(rng());
+      s.sack.emplace_back(left, left + rng() % 5000);
+    }
+    s.payload = payload(rng() % 300, static_cast<std::uint8_t>(iter));
+    Frame f = build_tcp(s);
+    ASSERT_EQ(in(f), InboundDecision::forward) << iter;
+    ASSERT_TRUE(checksum_ok(f)) << iter;
+    TcpSpec want = s;
+    const std::uint32_t seq_delta = h.backup_isn - h.primary_isn;
+    want.ack = s.ack + seq_delta;
+    for (auto& [left, right] : want.sack) {
+      left += seq_delta;
+      right += seq_delta;
+    }
+    if (ts) want.ts->second = s.ts->second + (*h.backup_ts - *h.primary_ts);
+    expect_equal_but_checksum(f, build_tcp(want));
+
+    // The backup server answers with the translated ack as its seq and the translated
+    // TSecr as its TSval: translating out must give back the client's original values.
+    const auto pin = parse(f);
+    TcpSpec o = c.reply();
+    o.seq = pin.tcp.ack;
+    o.ack = h.client_isn + 1;
+    if (ts) {
+      o.ts = TsPair{pin.tcp.opt.tsecr, s.ts->first};
+      o.ts_unaligned = (rng() & 1) != 0;
+    }
+    o.sack = {{h.client_isn + 5, h.client_isn + 9}};
+    o.payload = payload(rng() % 200);
+    Frame g = build_tcp(o);
+    ASSERT_EQ(out(g), OutboundDecision::forward) << iter;
+    ASSERT_TRUE(checksum_ok(g)) << iter;
+    TcpSpec want_out = o;
+    want_out.seq = s.ack;
+    if (ts) want_out.ts->first = s.ts->second;
+    expect_equal_but_checksum(g, build_tcp(want_out));
+  }
+  EXPECT_EQ(tr->counters().paws_clamped, 0u);
+  EXPECT_EQ(tr->counters().divergence(), 0u);
+}
+
+// --- wait queue -----------------------------------------------------------------------
+
+TEST_F(SeqTranslatorTest, FramesBeforeTheDeltasWaitAndLeaveInOrder) {
+  TcpSpec c;
+  const Handshake h;
+  Frame syn = client_syn(c, h);
+  ASSERT_EQ(in(syn), InboundDecision::passthrough);
+
+  std::vector<TcpSpec> sent;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    TcpSpec s = c;
+    s.seq = h.client_isn + 1 + 10 * i;
+    s.ack = h.primary_isn + 1;
+    s.ts = TsPair{200 + i, 100};
+    s.payload = payload(10, static_cast<std::uint8_t>(i));
+    Frame f = build_tcp(s);
+    ASSERT_EQ(in(f), InboundDecision::wait);
+    sent.push_back(s);
+  }
+  EXPECT_EQ(tr->counters().waiting_now, 3u);
+  EXPECT_FALSE(tr->on_flow_meta(meta_for(c, h), clock.now()));  // backup SYN-ACK still missing
+  EXPECT_TRUE(drain().empty());
+  EXPECT_EQ(tr->counters().waiting_now, 3u);
+
+  // A later frame must queue behind the others even once it could be translated.
+  EXPECT_TRUE(server(backup_synack(c, h)));
+  TcpSpec late = c;
+  late.seq = h.client_isn + 31;
+  late.ack = h.primary_isn + 1;
+  late.ts = TsPair{203, 100};
+  Frame lf = build_tcp(late);
+  ASSERT_EQ(in(lf), InboundDecision::hold);
+  sent.push_back(late);
+
+  const auto got = drain();
+  ASSERT_EQ(got.size(), 4u);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    TcpSpec want = sent[i];
+    want.ack = 5001;
+    want.ts = TsPair{want.ts->first, 700};
+    EXPECT_EQ(got[i], build_tcp(want)) << i;
+    EXPECT_TRUE(checksum_ok(got[i]));
+  }
+  EXPECT_EQ(tr->counters().waiting_now, 0u);
+  EXPECT_EQ(tr->counters().held_now, 0u);
+  EXPECT_EQ(tr->counters().translated_in, 4u);
+  EXPECT_FALSE(tr->has_queued());
+}
+
+TEST_F(SeqTranslatorTest, FlowMetaAfterBackupSynAckReleasesTheWaiters) {
+  TcpSpec c;
+  const Handshake h;
+  Frame syn = client_syn(c, h);
+  ASSERT_EQ(in(syn), InboundDecision::passthrough);
+  EXPECT_FALSE(server(backup_synack(c, h)));  // nothing queued yet
+  TcpSpec s = c;
+  s.seq = h.client_isn + 1;
+  s.ack = h.primary_isn + 1;
+  Frame f = build_tcp(s);
+  ASSERT_EQ(in(f), InboundDecision::wait);
+  EXPECT_TRUE(tr->on_flow_meta(meta_for(c, h), clock.now()));
+  const auto got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(parse(got[0]).tcp.ack, 5001u);
+}
+
+TEST_F(SeqTranslatorTest, WaitIsBoundedInTimeAndSpace) {
+  TranslatorLimits l = default_limits();
+  l.queue_frames_per_flow = 3;
+  reset(l);
+  TcpSpec c;
+  const Handshake h;
+  Frame syn = client_syn(c, h);
+  in(syn);
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    TcpSpec s = c;
+    s.seq = h.client_isn + 1 + i;
+    s.ack = h.primary_isn + 1;
+    s.payload = payload(1);
+    Frame f = build_tcp(s);
+    EXPECT_EQ(in(f), i < 3 ? InboundDecision::wait : InboundDecision::drop_full) << i;
+  }
+  EXPECT_EQ(tr->counters().queue_full_drops, 1u);
+  clock.advance(milliseconds(1999));
+  EXPECT_TRUE(drain().empty());
+  EXPECT_EQ(tr->counters().wait_drops, 0u);
+  clock.advance(milliseconds(1));
+  EXPECT_TRUE(drain().empty());
+  EXPECT_EQ(tr->counters().wait_drops, 3u);
+  EXPECT_EQ(tr->counters().waiting_now, 0u);
+  EXPECT_EQ(tr->counters().divergence(), 4u);
+}
+
+TEST_F(SeqTranslatorTest, SharedPoolExhaustionIsCounted) {
+  TranslatorLimits l = default_limits();
+  l.queue_pool_frames = 2;
+  reset(l);
+  const Handshake h;
+  for (std::uint16_t port = 1; port <= 3; ++port) {
+    TcpSpec c;
+    c.src_port = port;
+    Frame syn = client_syn(c, h);
+    in(syn);
+    TcpSpec s = c;
+    s.seq = h.client_isn + 1;
+    s.ack = h.primary_isn + 1;
+    Frame f = build_tcp(s);
+    EXPECT_EQ(in(f), port <= 2 ? InboundDecision::wait : InboundDecision::drop_full);
+  }
+  EXPECT_EQ(tr->counters().waiting_now, 2u);
+  EXPECT_EQ(tr->counters().queue_full_drops, 1u);
+}
+
+// --- hold -------------------------------------------------------------------------------
+
+TEST_F(SeqTranslatorTest, AckBeyondBackupSndNxtIsHeldUntilTheServerCatchesUp) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+
+  // The primary's server already sent 100 bytes; the backup's has sent nothing yet.
+  TcpSpec a = c;
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 1 + 100;
+  a.payload = payload(5, 1);
+  Frame fa = build_tcp(a);
+  ASSERT_EQ(in(fa), InboundDecision::hold);
+  TcpSpec b = a;  // would be fine on its own, but must not overtake `a`
+  b.seq = a.seq + 5;
+  b.ack = h.primary_isn + 1;
+  b.payload = payload(5, 2);
+  Frame fb = build_tcp(b);
+  ASSERT_EQ(in(fb), InboundDecision::hold);
+  EXPECT_EQ(tr->counters().held_now, 2u);
+  EXPECT_EQ(tr->counters().held_total, 1u);
+  EXPECT_TRUE(drain().empty());
+
+  backup_sends(c, h.backup_isn + 1, 60, h.client_isn + 1);
+  EXPECT_TRUE(drain().empty());  // 60 of 100: still beyond
+  TcpSpec more = c.reply();
+  more.flags = kAck | kPsh;
+  more.seq = h.backup_isn + 61;
+  more.ack = h.client_isn + 1;
+  more.payload = payload(40);
+  EXPECT_TRUE(server(build_tcp(more)));
+
+  const auto got = drain();
+  ASSERT_EQ(got.size(), 2u);
+  TcpSpec wa = a;
+  wa.ack = 5101;
+  TcpSpec wb = b;
+  wb.ack = 5001;
+  EXPECT_EQ(got[0], build_tcp(wa));
+  EXPECT_EQ(got[1], build_tcp(wb));
+  EXPECT_EQ(tr->counters().held_now, 0u);
+  EXPECT_EQ(tr->counters().hold_timeouts, 0u);
+  EXPECT_EQ(tr->counters().divergence(), 0u);
+
+  // Caught up: the next frame goes straight through.
+  TcpSpec n = b;
+  n.seq = b.seq + 5;
+  n.ack = h.primary_isn + 101;
+  Frame fn = build_tcp(n);
+  EXPECT_EQ(in(fn), InboundDecision::forward);
+}
+
+TEST_F(SeqTranslatorTest, AHeldFlowDoesNotBlockOtherFlows) {
+  const Handshake h;
+  TcpSpec a, b;
+  a.src_port = 1111;
+  b.src_port = 2222;
+  handshake(a, h);
+  handshake(b, h);
+  TcpSpec fa = a;
+  fa.seq = h.client_isn + 1;
+  fa.ack = h.primary_isn + 50;
+  Frame x = build_tcp(fa);
+  ASSERT_EQ(in(x), InboundDecision::hold);
+  TcpSpec fb = b;
+  fb.seq = h.client_isn + 1;
+  fb.ack = h.primary_isn + 1;
+  Frame y = build_tcp(fb);
+  EXPECT_EQ(in(y), InboundDecision::forward);
+  TcpSpec fb2 = fb;
+  fb2.ack = h.primary_isn + 20;
+  Frame z = build_tcp(fb2);
+  ASSERT_EQ(in(z), InboundDecision::hold);
+  backup_sends(b, h.backup_isn + 1, 19, h.client_isn + 1);  // only flow b catches up
+  const auto got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(parse(got[0]).tcp.dst_port, 6379);
+  EXPECT_EQ(parse(got[0]).tcp.src_port, 2222);
+  EXPECT_EQ(tr->counters().held_now, 1u);
+  EXPECT_EQ(tr->counters().held_total, 2u);
+}
+
+TEST_F(SeqTranslatorTest, FinFromTheBackupServerCountsInSndNxt) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  TcpSpec a = c;
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 2;  // acks the primary server's FIN
+  a.flags = kAck | kFin;
+  Frame fa = build_tcp(a);
+  ASSERT_EQ(in(fa), InboundDecision::hold);
+  TcpSpec fin = c.reply();
+  fin.flags = kAck | kFin;
+  fin.seq = h.backup_isn + 1;
+  fin.ack = h.client_isn + 1;
+  EXPECT_TRUE(server(build_tcp(fin)));
+  ASSERT_EQ(drain().size(), 1u);
+  EXPECT_EQ(tr->flows().find(key_of(c))->state, FlowState::closed);
+}
+
+TEST_F(SeqTranslatorTest, HoldTimeoutReleasesWithClampedAckAndCountsDivergence) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  backup_sends(c, h.backup_isn + 1, 30, h.client_isn + 1);
+  TcpSpec a = c;
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 1 + 100;
+  a.ts = TsPair{9, 150};
+  a.payload = payload(12);
+  Frame fa = build_tcp(a);
+  ASSERT_EQ(in(fa), InboundDecision::hold);
+  clock.advance(milliseconds(1999));
+  EXPECT_TRUE(drain().empty());
+  EXPECT_EQ(tr->counters().hold_timeouts, 0u);
+  clock.advance(milliseconds(1));
+  const auto got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  TcpSpec want = a;
+  want.ack = h.backup_isn + 31;  // what the backup server has sent, so the payload is kept
+  want.ts = TsPair{9, 750};
+  EXPECT_EQ(got[0], build_tcp(want));
+  EXPECT_TRUE(checksum_ok(got[0]));
+  EXPECT_EQ(tr->counters().hold_timeouts, 1u);
+  EXPECT_EQ(tr->counters().divergence(), 1u);
+}
+
+TEST_F(SeqTranslatorTest, ResetIsNeverHeld) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  TcpSpec r = c;
+  r.flags = kRst | kAck;
+  r.seq = h.client_isn + 1;
+  r.ack = h.primary_isn + 500;
+  Frame f = build_tcp(r);
+  ASSERT_EQ(in(f), InboundDecision::forward);
+  EXPECT_EQ(parse(f).tcp.ack, h.backup_isn + 500);
+  EXPECT_EQ(tr->flows().find(key_of(c))->state, FlowState::closed);
+}
+
+// --- PAWS ---------------------------------------------------------------------------
+
+TEST_F(SeqTranslatorTest, OutboundTsvalNeverGoesBelowWhatThePrimaryReleased) {
+  TcpSpec c;
+  const Handshake h;  // ts_delta = 600, floor starts at the primary SYN-ACK's 100
+  handshake(c, h);
+  tr->note_primary_tsval(key_of(c).reversed(), 5000);  // either direction is accepted
+
+  auto send = [&](std::uint32_t tsval) {
+    TcpSpec o = c.reply();
+    o.seq = h.backup_isn + 1;
+    o.ack = h.client_isn + 1;
+    o.ts = TsPair{tsval, 1};
+    Frame g = build_tcp(o);
+    EXPECT_EQ(out(g), OutboundDecision::forward);
+    EXPECT_TRUE(checksum_ok(g));
+    return parse(g).tcp.opt.tsval;
+  };
+  EXPECT_EQ(send(4600), 5000u);  // 4000 < floor 5000
+  EXPECT_EQ(tr->counters().paws_clamped, 1u);
+  EXPECT_EQ(send(6600), 6000u);  // above: unchanged
+  EXPECT_EQ(send(6500), 6000u);  // floor follows what was sent
+  EXPECT_EQ(tr->counters().paws_clamped, 2u);
+  tr->note_primary_tsval(key_of(c), 10);  // never lowers the floor
+  EXPECT_EQ(send(6601), 6001u);
+
+  // A repeated FLOW_META with the same ISN raises the floor too.
+  FlowMeta m = meta_for(c, h);
+  m.primary_tsval = 9000;
+  tr->on_flow_meta(m, clock.now());
+  EXPECT_EQ(send(6602), 9000u);
+  EXPECT_EQ(tr->flows().find(key_of(c))->seq_delta, 4000u);
+}
+
+// --- mismatches, passthrough, lifecycle -----------------------------------------------
+
+TEST_F(SeqTranslatorTest, WscaleAndMssMismatchReportedOncePerFlow) {
+  TcpSpec c;
+  Handshake h;
+  h.backup_wscale = 9;
+  h.backup_mss = 1400;
+  handshake(c, h);
+  server(backup_synack(c, h));  // retransmitted SYN-ACK: no second count
+  const auto n = tr->counters();
+  EXPECT_EQ(n.wscale_mismatch, 1u);
+  EXPECT_EQ(n.mss_mismatch, 1u);
+  EXPECT_EQ(n.ts_mismatch, 0u);
+  const Flow* f = tr->flows().find(key_of(c));
+  ASSERT_NE(f, nullptr);
+  EXPECT_TRUE(f->wscale_mismatch);
+  EXPECT_TRUE(f->mss_mismatch);
+
+  TcpSpec c2;
+  c2.src_port = 40001;
+  handshake(c2, Handshake{});
+  EXPECT_EQ(tr->counters().wscale_mismatch, 1u);
+  EXPECT_FALSE(tr->flows().find(key_of(c2))->wscale_mismatch);
+
+  TcpSpec c3;
+  c3.src_port = 40002;
+  Handshake h3;
+  h3.backup_ts.reset();
+  handshake(c3, h3);
+  EXPECT_EQ(tr->counters().ts_mismatch, 1u);
+  EXPECT_FALSE(tr->flows().find(key_of(c3))->ts_known);
+}
+
+TEST_F(SeqTranslatorTest, PassthroughAndUntracked) {
+  Frame arp(64);
+  const std::size_t n =
+      packet::build_garp_request(arp, packet::MacAddr{{2, 0, 0, 0, 0, 2}}, packet::IpAddr::v4(0x0A000002));
+  ASSERT_GT(n, 0u);
+  arp.resize(n);
+  const Frame before = arp;
+  EXPECT_EQ(in(arp), InboundDecision::passthrough);
+  EXPECT_EQ(out(arp), OutboundDecision::passthrough);
+  EXPECT_EQ(arp, before);
+
+  TcpSpec c;
+  c.src_port = 50000;
+  Frame stray = build_tcp(c);  // mid-stream segment of a flow never seen
+  EXPECT_EQ(in(stray), InboundDecision::drop_untracked);
+  EXPECT_EQ(tr->counters().untracked_in, 1u);
+  Frame stray_out = build_tcp(c.reply());
+  EXPECT_EQ(out(stray_out), OutboundDecision::untracked);
+  EXPECT_EQ(stray_out, build_tcp(c.reply()));
+}
+
+TEST_F(SeqTranslatorTest, NewSynOnAClosedFlowStartsAFreshIncarnation) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  TcpSpec r = c;
+  r.flags = kRst;
+  r.seq = h.client_isn + 1;
+  Frame fr = build_tcp(r);
+  in(fr);
+  ASSERT_EQ(tr->flows().find(key_of(c))->state, FlowState::closed);
+
+  Handshake h2;
+  h2.client_isn = 0x22222222;
+  h2.primary_isn = 70000;
+  h2.backup_isn = 90000;
+  Frame syn = client_syn(c, h2);
+  ASSERT_EQ(in(syn), InboundDecision::passthrough);
+  const Flow* f = tr->flows().find(key_of(c));
+  EXPECT_FALSE(f->delta_known);
+  EXPECT_EQ(f->state, FlowState::syn_seen);
+  tr->on_flow_meta(meta_for(c, h2), clock.now());
+  server(backup_synack(c, h2));
+  EXPECT_EQ(f->seq_delta, 20000u);
+  EXPECT_EQ(tr->counters().flows_created, 1u);  // same record, reused
+}
+
+TEST_F(SeqTranslatorTest, FullTableRefusesNewSynAndEvictionDropsQueuedFramesCounted) {
+  TranslatorLimits l = default_limits();
+  l.flows.max_flows = 2;
+  reset(l);
+  const Handshake h;
+  TcpSpec a, b, d;
+  a.src_port = 1;
+  b.src_port = 2;
+  d.src_port = 3;
+  Frame sa = client_syn(a, h), sb = client_syn(b, h), sd = client_syn(d, h);
+  ASSERT_EQ(in(sa), InboundDecision::passthrough);
+  ASSERT_EQ(in(sb), InboundDecision::passthrough);
+  EXPECT_EQ(in(sd), InboundDecision::drop_full);
+  EXPECT_EQ(tr->counters().refused_full, 1u);
+
+  // Flow a has a waiting frame; after pressure_idle it is the oldest idle flow.
+  TcpSpec w = a;
+  w.seq = h.client_isn + 1;
+  w.ack = h.primary_isn + 1;
+  Frame fw = build_tcp(w);
+  ASSERT_EQ(in(fw), InboundDecision::wait);
+  clock.advance(seconds(31));
+  Frame sb2 = client_syn(b, h);
+  in(sb2);  // b is active again
+  Frame sd2 = client_syn(d, h);
+  ASSERT_EQ(in(sd2), InboundDecision::passthrough);
+  const auto n = tr->counters();
+  EXPECT_EQ(n.evicted_idle, 1u);
+  EXPECT_EQ(n.wait_drops, 1u);
+  EXPECT_EQ(n.waiting_now, 0u);
+  EXPECT_EQ(n.flows_tracked, 2u);
+  EXPECT_EQ(tr->flows().find(key_of(a)), nullptr);
+  EXPECT_FALSE(tr->has_queued());
+}
+
+}  // namespace
+}  // namespace ftproxy::tcp
