@@ -1,0 +1,225 @@
+// ftproxy-arbiter: the embedded test-and-set arbiter. Runs in the foreground until
+// SIGINT/SIGTERM (exit 0). Exit 2: bad command line or configuration; exit 1: cannot
+// start (data directory unusable or locked, cannot listen).
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/json.hpp>
+#include <boost/program_options.hpp>
+
+#include "ftproxy/arbiter/embedded_server.hpp"
+#include "ftproxy/arbiter/flag_store.hpp"
+#include "ftproxy/common/time.hpp"
+#include "ftproxy/control/config.hpp"
+#include "ftproxy/control/http_server.hpp"
+#include "ftproxy/control/logging.hpp"
+#include "ftproxy/control/metrics.hpp"
+#include "ftproxy_build_config.hpp"
+
+namespace po = boost::program_options;
+using namespace ftproxy;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRuntime = 1;
+constexpr int kExitConfig = 2;
+
+std::optional<control::ArbiterServerConfig> load(const std::string& path) {
+  std::vector<std::string> errors;
+  auto cfg = control::load_arbiter_config(path, errors);
+  if (cfg && !cfg->key_file.empty()) {
+    // Refused rather than ignored: an operator who set a key expects it to be enforced.
+    errors.emplace_back("arbiter.key_file: client authentication is not supported by this version");
+  }
+  if (!errors.empty()) {
+    for (const auto& e : errors) std::cerr << path << ": " << e << "\n";
+    return std::nullopt;
+  }
+  return cfg;
+}
+
+// Refused requests come from the network: a scanner must not flood the log. At most
+// `burst` lines per `window`; the rest are counted and reported with the next line.
+class LogRateLimit {
+ public:
+  bool allow(MonoTime now) {
+    if (now - window_start_ >= window_) {
+      window_start_ = now;
+      in_window_ = 0;
+    }
+    if (in_window_ >= burst_) {
+      ++suppressed_;
+      return false;
+    }
+    ++in_window_;
+    return true;
+  }
+  std::uint64_t take_suppressed() { return std::exchange(suppressed_, 0); }
+
+ private:
+  MonoTime window_ = seconds{10};
+  MonoTime window_start_{};
+  std::uint32_t burst_ = 10;
+  std::uint32_t in_window_ = 0;
+  std::uint64_t suppressed_ = 0;
+};
+
+std::string status_json(const arbiter::FlagStore& store, const arbiter::EmbeddedServerCounters& c) {
+  boost::json::object o;
+  o["service"] = "ftproxy-arbiter";
+  o["version"] = FTPROXY_VERSION;
+  o["data_dir"] = store.dir();
+  o["flags"] = store.size();
+  o["last_token"] = store.last_token();
+  o["requests"] = c.requests;
+  o["won"] = c.won;
+  o["lost"] = c.lost;
+  o["errors"] = c.errors;
+  o["connections"] = c.connections;
+  o["rejected_connections"] = c.rejected_connections;
+  o["open_connections"] = c.open_connections;
+  return boost::json::serialize(o) + "\n";
+}
+
+std::string metrics_text(const arbiter::FlagStore& store, const arbiter::EmbeddedServerCounters& c) {
+  std::string out;
+  control::MetricsWriter w(out);
+  w.counter("ftproxy_arbiter_requests_total", "Requests received, well-formed or not.", c.requests);
+  w.counter("ftproxy_arbiter_answers_total", "test-and-set answers by result.", c.won, {{"result", "won"}});
+  w.counter("ftproxy_arbiter_answers_total", "test-and-set answers by result.", c.lost, {{"result", "lost"}});
+  w.counter("ftproxy_arbiter_errors_total", "Error replies (garbage, refused, storage).", c.errors);
+  w.counter("ftproxy_arbiter_connections_total", "Connections accepted.", c.connections);
+  w.counter("ftproxy_arbiter_rejected_connections_total", "Connections closed at once (limit).",
+            c.rejected_connections);
+  w.gauge("ftproxy_arbiter_open_connections", "Connections open now.", c.open_connections);
+  w.gauge("ftproxy_arbiter_flags", "Flags on record.", store.size());
+  w.gauge("ftproxy_arbiter_last_token", "Highest fencing token handed out.", store.last_token());
+  return out;
+}
+
+int run(const control::ArbiterServerConfig& cfg) {
+  control::setup_logging(cfg.logging, "ftproxy-arbiter");
+
+  arbiter::FlagStore::OpenReport report;
+  auto store = arbiter::FlagStore::open(cfg.data_dir, report);
+  for (const auto& note : report.notes) spdlog::warn("data_dir {}", control::fields({{"note", note}}));
+  if (!store) {
+    for (const auto& e : report.errors)
+      spdlog::error("data_dir unusable {}", control::fields({{"error", e}}));
+    return kExitRuntime;
+  }
+
+  boost::asio::io_context io(1);
+  LogRateLimit limit;
+  arbiter::EmbeddedServerOptions options;
+  options.on_decision = [](const arbiter::Decision& d) {
+    const std::string epoch = std::to_string(d.epoch);
+    const std::string token = std::to_string(d.token);
+    spdlog::info("decision {}", control::fields({{"cluster", d.cluster},
+                                                 {"epoch", epoch},
+                                                 {"winner", d.owner},
+                                                 {"token", token},
+                                                 {"peer", d.peer}}));
+  };
+  options.on_error = [&limit](std::string_view peer, std::string_view error) {
+    if (!limit.allow(mono_now())) return;
+    const std::string suppressed = std::to_string(limit.take_suppressed());
+    spdlog::warn("request refused {}",
+                 control::fields({{"peer", peer}, {"error", error}, {"suppressed_before", suppressed}}));
+  };
+  arbiter::EmbeddedServer server(io, *store, std::move(options));
+  if (std::string err = server.listen(cfg.listen.host, cfg.listen.port); !err.empty()) {
+    spdlog::error("start failed {}", control::fields({{"error", err}}));
+    return kExitRuntime;
+  }
+
+  std::optional<control::ControlServer> http;
+  if (cfg.control_listen.port != 0) {
+    http.emplace(io);
+    http->get("/status", [&] { return control::HttpResponse::json(status_json(*store, server.counters())); });
+    http->get("/metrics",
+              [&] { return control::HttpResponse::metrics(metrics_text(*store, server.counters())); });
+    std::string err;
+    if (!http->start(cfg.control_listen, err)) {
+      spdlog::error("start failed {}", control::fields({{"error", err}}));
+      return kExitRuntime;
+    }
+  }
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("stopping {}", control::fields({{"signal", signo == SIGINT ? "SIGINT" : "SIGTERM"}}));
+    server.stop();
+    if (http) http->stop();
+    io.stop();
+  });
+
+  const std::string port = std::to_string(server.port());
+  const std::string flags = std::to_string(store->size());
+  const std::string token = std::to_string(store->last_token());
+  const std::string http_port = http ? std::to_string(http->local_port()) : "off";
+  spdlog::info("arbiter started {}", control::fields({{"version", FTPROXY_VERSION},
+                                                      {"listen", cfg.listen.host + ":" + port},
+                                                      {"control_port", http_port},
+                                                      {"data_dir", cfg.data_dir},
+                                                      {"flags", flags},
+                                                      {"last_token", token}}));
+  io.run();
+  spdlog::info("arbiter stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  po::options_description desc("Usage: ftproxy-arbiter --config FILE\n\nOptions");
+  desc.add_options()("help,h", "show this help")("version", "print the version")(
+      "config,c", po::value<std::string>(), "run with this TOML configuration")(
+      "check-config", po::value<std::string>(), "validate a configuration and exit");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "ftproxy-arbiter: " << e.what() << "\n" << desc << "\n";
+    return kExitConfig;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return kExitOk;
+  }
+  if (vm.count("version")) {
+    std::cout << "ftproxy-arbiter " << FTPROXY_VERSION << "\n";
+    return kExitOk;
+  }
+  if (vm.count("check-config")) {
+    const auto path = vm["check-config"].as<std::string>();
+    if (!load(path)) return kExitConfig;
+    std::cout << path << ": ok\n";
+    return kExitOk;
+  }
+  if (!vm.count("config")) {
+    std::cerr << "ftproxy-arbiter: --config FILE is required\n" << desc << "\n";
+    return kExitConfig;
+  }
+  const auto path = vm["config"].as<std::string>();
+  auto cfg = load(path);
+  if (!cfg) return kExitConfig;
+  try {
+    return run(*cfg);
+  } catch (const std::exception& e) {
+    // Start-up code may throw (allocation, spdlog set-up); never die without a word.
+    std::cerr << "ftproxy-arbiter: " << e.what() << "\n";
+    return kExitRuntime;
+  }
+}
