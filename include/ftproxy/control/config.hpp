@@ -23,21 +23,22 @@ struct Endpoint {
 };
 
 struct NodeSection {
-  std::string name;                 // required, [A-Za-z0-9_.-]{1,64}
-  Role role = Role::standalone;     // required
-  std::string cluster;              // required, [A-Za-z0-9_.-]{1,64}
+  std::string name;              // required, [A-Za-z0-9_.-]{1,64}
+  Role role = Role::standalone;  // required
+  std::string cluster;           // required, [A-Za-z0-9_.-]{1,64}
+  std::uint64_t epoch = 1;       // the pair's arbitration epoch (>= 1); both sides use the same
 };
 
 struct PortsSection {
-  std::string backend = "pcap";     // pcap | pcap-file | memory | dpdk
-  std::string ext;                  // interface (pcap/dpdk) or memory port name; required
-  std::string int_;                 // key "int"; required
+  std::string backend = "pcap";  // pcap | pcap-file | memory | dpdk
+  std::string ext;               // interface (pcap/dpdk) or memory port name; required
+  std::string int_;              // key "int"; required
   // pcap-file backend only: captures to read as rx / write tx to.
   std::string ext_rx_file, ext_tx_file, int_rx_file, int_tx_file;
-  bool repair_checksums = true;     // fix wrong L4 checksums of frames from int
+  bool repair_checksums = true;                             // fix wrong L4 checksums of frames from int
   io::OffloadPolicy offloads = io::OffloadPolicy::disable;  // "disable" | "refuse" | "ignore"
-  std::uint32_t ring_mb = 32;       // 1..1024
-  std::uint32_t burst = 64;         // 1..1024
+  std::uint32_t ring_mb = 32;                               // 1..1024
+  std::uint32_t burst = 64;                                 // 1..1024
 };
 
 struct ControlSection {
@@ -46,49 +47,50 @@ struct ControlSection {
 };
 
 struct ServiceSection {
-  std::vector<packet::IpAddr> ips;  // the shared service addresses (required for primary/backup)
+  std::vector<packet::IpAddr> ips;     // the shared service addresses (required for primary/backup)
   std::optional<packet::MacAddr> mac;  // the shared service MAC (required for primary/backup)
   std::uint16_t vlan = 0;              // 0 = untagged, else 1..4094 (GARP is tagged with it)
 };
 
 struct LogSection {
-  std::optional<Endpoint> listen;  // backup: where the log channel is accepted
-  std::optional<Endpoint> peer;    // primary: the backup's log endpoint
+  std::optional<Endpoint> listen;             // backup: where the log channel is accepted
+  std::optional<Endpoint> peer;               // primary: the backup's log endpoint
   std::uint32_t max_unacked_entries = 65536;  // primary resend buffer bound
   std::uint64_t max_unacked_bytes = 64ull << 20;
-  std::uint32_t batch_bytes = 64 * 1024;      // coalesce records up to this per write
-  std::string key_file;                       // pre-shared key ("" = no authentication)
+  std::uint32_t batch_bytes = 64 * 1024;  // coalesce records up to this per write
+  std::string key_file;                   // pre-shared key ("" = no authentication)
 };
 
 struct FailoverSection {
-  std::uint32_t heartbeat_ms = 5;     // 1..10000
-  std::uint32_t timeout_ms = 60;      // > 2 * heartbeat_ms, <= 600000
-  std::string probe_command;          // optional local health probe ("" = none)
+  std::uint32_t heartbeat_ms = 5;  // 1..10000
+  std::uint32_t timeout_ms = 60;   // > 2 * heartbeat_ms, <= 600000
+  std::string probe_command;       // optional local health probe ("" = none)
   std::uint32_t probe_interval_ms = 1000;
   std::uint32_t probe_timeout_ms = 500;
+  std::uint32_t join_timeout_ms = 0;  // primary: go live alone if no backup joined by then (0 = wait)
 };
 
 struct ArbiterClientSection {
-  std::string backend = "embedded";   // embedded | etcd
-  std::vector<Endpoint> endpoints;    // required for primary/backup
-  std::uint32_t timeout_ms = 200;     // per request
-  std::uint32_t retry_ms = 50;        // first retry back-off (doubles up to 1 s)
-  std::string key_file;               // embedded: per-cluster key
+  std::string backend = "embedded";  // embedded | etcd
+  std::vector<Endpoint> endpoints;   // required for primary/backup
+  std::uint32_t timeout_ms = 200;    // per request
+  std::uint32_t retry_ms = 50;       // first retry back-off (doubles up to 1 s)
+  std::string key_file;              // embedded: per-cluster key
 };
 
 struct GarpSection {
-  std::uint32_t count = 5;            // frames per burst, 1..100
-  std::uint32_t interval_ms = 20;     // between frames of a burst
-  std::uint32_t refresh_s = 10;       // repeat a single GARP this often while live (0 = never)
-  bool reply_form = true;             // also send the reply form (target MAC = sender MAC)
+  std::uint32_t count = 5;         // frames per burst, 1..100
+  std::uint32_t interval_ms = 20;  // between frames of a burst
+  std::uint32_t refresh_s = 10;    // repeat a single GARP this often while live (0 = never)
+  bool reply_form = true;          // also send the reply form (target MAC = sender MAC)
 };
 
 struct TcpSection {
   std::uint32_t max_flows = 65536;
-  std::uint32_t idle_timeout_s = 600;     // idle flows are evicted after this
-  std::uint32_t closed_linger_s = 5;      // closed (FIN/RST) flows are evicted after this
-  std::uint32_t wait_queue_frames = 64;   // per flow, while the delta is unknown
-  std::uint32_t hold_ms = 2000;           // max time a client segment is held at the backup
+  std::uint32_t idle_timeout_s = 600;    // idle flows are evicted after this
+  std::uint32_t closed_linger_s = 5;     // closed (FIN/RST) flows are evicted after this
+  std::uint32_t wait_queue_frames = 64;  // per flow, while the delta is unknown
+  std::uint32_t hold_ms = 2000;          // max time a client segment is held at the backup
 };
 
 struct LoggingSection {
@@ -113,8 +115,8 @@ struct ProxyConfig {
 struct ArbiterServerConfig {
   std::string source_path;
   Endpoint listen{"127.0.0.1", 7500};
-  std::string data_dir;          // required; flags persist here
-  std::string key_file;          // "" = no authentication
+  std::string data_dir;                     // required; flags persist here
+  std::string key_file;                     // "" = no authentication
   Endpoint control_listen{"127.0.0.1", 0};  // optional HTTP /metrics, /status; port 0 = off
   LoggingSection logging;
 };
