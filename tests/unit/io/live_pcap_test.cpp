@@ -1,0 +1,300 @@
+// Live "pcap" backend on a veth pair inside a network namespace made for this test
+// (root only; skipped otherwise). Each test body runs on a thread that entered the
+// namespace with setns(2), so the ports and ioctls see only the test's interfaces.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "frames.hpp"
+#include "ftproxy/io/offload.hpp"
+#include "ftproxy/io/packet_io.hpp"
+
+namespace ftproxy::io {
+namespace {
+
+using test::make_frame;
+using test::test_seq;
+using Frames = std::vector<std::vector<std::uint8_t>>;
+
+int sh(const std::string& cmd) {
+  return std::system((cmd + " >/dev/null 2>&1").c_str());
+}
+
+class VethTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespace + veth)";
+    static std::atomic<int> counter{0};
+    ns_ = "ftpio" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+    if (sh("ip netns add " + ns_) != 0) GTEST_SKIP() << "cannot create network namespace " << ns_;
+    created_ = true;
+    // No IPv6 chatter (router solicitations, MLD) on the test wire.
+    sh("ip netns exec " + ns_ + " sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
+    ASSERT_EQ(
+        sh("ip -n " + ns_ + " link add fti0 address 02:00:00:00:00:a0 type veth peer name fti1 address " +
+           "02:00:00:00:00:b0"),
+        0);
+    ASSERT_EQ(sh("ip -n " + ns_ + " link set fti0 up"), 0);
+    ASSERT_EQ(sh("ip -n " + ns_ + " link set fti1 up"), 0);
+  }
+
+  void TearDown() override {
+    if (created_) {
+      EXPECT_EQ(sh("ip netns del " + ns_), 0) << "leaked namespace " << ns_;
+    }
+  }
+
+  // Runs `body` on a thread inside the test namespace.
+  void in_netns(const std::function<void()>& body) {
+    std::thread t([&] {
+      const int fd = ::open(("/var/run/netns/" + ns_).c_str(), O_RDONLY | O_CLOEXEC);
+      ASSERT_GE(fd, 0) << std::strerror(errno);
+      const int rc = ::setns(fd, CLONE_NEWNET);
+      ::close(fd);
+      ASSERT_EQ(rc, 0) << std::strerror(errno);
+      body();
+    });
+    t.join();
+  }
+
+  static std::unique_ptr<PacketIo> open_live(const std::string& ifname, std::uint32_t snaplen = 9216 + 22,
+                                             OffloadPolicy policy = OffloadPolicy::disable) {
+    PortOptions o;
+    o.backend = "pcap";
+    o.name = ifname;
+    o.snaplen = snaplen;
+    o.ring_bytes = 4u << 20;
+    o.offloads = policy;
+    std::string err;
+    auto p = open_port(o, err);
+    EXPECT_NE(p, nullptr) << err;
+    return p;
+  }
+
+  static std::size_t send(PacketIo& p, const Frames& frames) {
+    std::vector<ConstPacketView> views;
+    for (const auto& f : frames) views.emplace_back(f.data(), static_cast<std::uint32_t>(f.size()));
+    return p.tx_burst(views);
+  }
+
+  // Collects test frames (other traffic ignored) until one with `stop_seq` arrives or 2 s pass.
+  static Frames receive_until(PacketIo& p, std::int64_t stop_seq) {
+    Frames got;
+    std::array<PacketView, 16> out;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd pfd{p.wait_fd(), POLLIN, 0};
+      ::poll(&pfd, 1, 50);
+      const std::size_t n = p.rx_burst(out);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::int64_t seq = test_seq(out[i].data, out[i].len);
+        if (seq < 0) continue;
+        got.emplace_back(out[i].data, out[i].data + out[i].len);
+        if (seq == stop_seq) return got;
+      }
+    }
+    ADD_FAILURE() << "frame " << stop_seq << " not received on " << p.info().name;
+    return got;
+  }
+
+  std::string ns_;
+  bool created_ = false;
+};
+
+TEST_F(VethTest, BurstCrossesTheWireAndIsNeverSeenOnTheSendersRx) {
+  in_netns([&] {
+    auto a = open_live("fti0");
+    auto b = open_live("fti1");
+    ASSERT_TRUE(a && b);
+    ASSERT_GE(a->wait_fd(), 0);
+    Frames frames;
+    for (std::uint32_t i = 0; i < 32; ++i) frames.push_back(make_frame(i, 60 + 46 * i));
+    frames.push_back(make_frame(32, 1514));  // exactly MTU + 14
+    EXPECT_EQ(send(*a, frames), frames.size());
+    EXPECT_EQ(a->stats().tx_frames, frames.size());
+    EXPECT_EQ(a->stats().tx_errors, 0u);
+    EXPECT_EQ(receive_until(*b, 32), frames);
+
+    // A frame sent through the ordinary path (qdisc and capture taps) by another socket:
+    // the outbound copy the kernel shows to fti0's capture must be filtered out.
+    const int raw = ::socket(AF_PACKET, SOCK_RAW, 0);
+    ASSERT_GE(raw, 0);
+    sockaddr_ll sll{};
+    sll.sll_family = AF_PACKET;
+    sll.sll_ifindex = static_cast<int>(::if_nametoindex("fti0"));
+    sll.sll_halen = 6;
+    const auto other = make_frame(100, 80);
+    ASSERT_EQ(::sendto(raw, other.data(), other.size(), 0, reinterpret_cast<sockaddr*>(&sll), sizeof sll),
+              static_cast<ssize_t>(other.size()));
+    ::close(raw);
+    EXPECT_EQ(receive_until(*b, 100).size(), 1u);
+
+    // The reply is the only frame fti0's port may see.
+    EXPECT_EQ(send(*b, {make_frame(999, 60, false, 0x02)}), 1u);
+    const Frames back = receive_until(*a, 999);
+    ASSERT_EQ(back.size(), 1u) << "fti0 captured its own transmissions";
+    EXPECT_EQ(test_seq(back[0].data(), back[0].size()), 999);
+
+    a->refresh_stats();
+    b->refresh_stats();
+    EXPECT_EQ(b->stats().rx_dropped, 0u);
+    EXPECT_GE(b->stats().rx_frames, frames.size() + 1);
+  });
+}
+
+TEST_F(VethTest, OversizeFramesAreCountedNeverCut) {
+  in_netns([&] {
+    auto a = open_live("fti0");
+    auto b = open_live("fti1", 200);
+    ASSERT_TRUE(a && b);
+    // tx: 1515 bytes untagged is over MTU + 14; one VLAN tag allows 1518.
+    EXPECT_EQ(send(*a, {make_frame(1, 1515), make_frame(2, 1519, true)}), 2u);
+    EXPECT_EQ(a->stats().tx_oversize, 2u);
+    EXPECT_EQ(a->stats().tx_frames, 0u);
+    // rx: a frame longer than the 200-byte snap length is dropped and counted.
+    EXPECT_EQ(send(*a, {make_frame(3, 1000), make_frame(4, 200)}), 2u);
+    const Frames got = receive_until(*b, 4);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], make_frame(4, 200));
+    EXPECT_EQ(b->stats().rx_oversize, 1u);
+  });
+}
+
+TEST_F(VethTest, VlanTaggedFrameUpToMtuPlus18Passes) {
+  in_netns([&] {
+    auto a = open_live("fti0");
+    auto b = open_live("fti1");
+    ASSERT_TRUE(a && b);
+    const auto tagged = make_frame(5, 1518, true);
+    EXPECT_EQ(send(*a, {tagged}), 1u);
+    EXPECT_EQ(a->stats().tx_oversize, 0u);
+    const Frames got = receive_until(*b, 5);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], tagged);  // the tag is delivered in the frame bytes
+  });
+}
+
+TEST_F(VethTest, InfoAndLinkStateComeFromTheInterface) {
+  in_netns([&] {
+    auto a = open_live("fti0");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->info().name, "fti0");
+    const packet::MacAddr want{{0x02, 0, 0, 0, 0, 0xa0}};
+    EXPECT_EQ(a->info().mac, want);
+    EXPECT_EQ(a->info().mtu, 1500u);
+    EXPECT_EQ(a->link_state(), LinkState::up);
+    ASSERT_EQ(sh("ip link set fti1 down"), 0);  // the peer's carrier goes with it
+    EXPECT_EQ(a->link_state(), LinkState::down);
+    ASSERT_EQ(sh("ip link set fti1 up"), 0);
+    EXPECT_EQ(a->link_state(), LinkState::up);
+    ASSERT_EQ(sh("ip link set fti0 down"), 0);
+    EXPECT_EQ(a->link_state(), LinkState::down);
+    // The kernel refuses to send on a down interface: nothing accepted, one error counted.
+    EXPECT_EQ(send(*a, {make_frame(1, 60), make_frame(2, 60)}), 0u);
+    EXPECT_EQ(a->stats().tx_errors, 1u);
+    EXPECT_EQ(a->stats().tx_frames, 0u);
+    ASSERT_EQ(sh("ip link set fti0 up"), 0);
+    ASSERT_EQ(sh("ip link set fti0 mtu 1400"), 0);
+    auto again = open_live("fti0");
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->info().mtu, 1400u);
+  });
+}
+
+TEST_F(VethTest, OffloadPolicies) {
+  in_netns([&] {
+    std::string err;
+    for (Offload o : {Offload::tx_checksum, Offload::gso, Offload::tso, Offload::gro}) {
+      ASSERT_TRUE(set_offload("fti0", o, true, err)) << err;
+    }
+    auto before = query_offloads("fti0", err);
+    ASSERT_TRUE(before.has_value()) << err;
+    EXPECT_TRUE(before->is_on(Offload::tso));
+    EXPECT_TRUE(before->is_on(Offload::gro));
+    EXPECT_FALSE(before->is_on(Offload::lro));
+    EXPECT_FALSE(set_offload("fti0", Offload::lro, true, err));  // veth has no LRO
+    EXPECT_NE(err.find("fixed"), std::string::npos) << err;
+
+    PortOptions o;
+    o.backend = "pcap";
+    o.name = "fti0";
+    o.offloads = OffloadPolicy::refuse;
+    err.clear();
+    EXPECT_EQ(open_port(o, err), nullptr);
+    EXPECT_NE(err.find("'fti0'"), std::string::npos) << err;
+    EXPECT_NE(err.find(offload_fix_command("fti0")), std::string::npos) << err;
+
+    o.offloads = OffloadPolicy::ignore;
+    OffloadReport report;
+    auto ignored = open_port(o, err, report);
+    ASSERT_NE(ignored, nullptr) << err;
+    EXPECT_TRUE(query_offloads("fti0", err)->is_on(Offload::tso));
+    ignored.reset();
+
+    o.offloads = OffloadPolicy::disable;
+    auto port = open_port(o, err, report);
+    ASSERT_NE(port, nullptr) << err;
+    auto has = [](const std::vector<Offload>& v, Offload x) {
+      return std::find(v.begin(), v.end(), x) != v.end();
+    };
+    EXPECT_TRUE(has(report.turned_off, Offload::tso));
+    EXPECT_TRUE(has(report.turned_off, Offload::gso));
+    EXPECT_TRUE(has(report.turned_off, Offload::gro));
+    EXPECT_TRUE(has(report.turned_off, Offload::tx_checksum));
+    EXPECT_TRUE(report.fixed_on.empty());
+    EXPECT_TRUE(report.warnings.empty());
+    EXPECT_NE(report.summary().find("all off"), std::string::npos) << report.summary();
+    const auto after = query_offloads("fti0", err);
+    ASSERT_TRUE(after.has_value()) << err;
+    EXPECT_FALSE(after->any_on());
+
+    OffloadReport again;
+    EXPECT_TRUE(apply_offload_policy("fti0", OffloadPolicy::refuse, again, err)) << err;
+  });
+}
+
+TEST_F(VethTest, FixedOnOffloadWarnsOnDisableAndFailsOnRefuse) {
+  in_netns([&] {
+    // The namespace's own loopback: checksum offload is fixed on.
+    std::string err;
+    OffloadReport report;
+    ASSERT_TRUE(apply_offload_policy("lo", OffloadPolicy::disable, report, err)) << err;
+    EXPECT_NE(std::find(report.fixed_on.begin(), report.fixed_on.end(), Offload::tx_checksum),
+              report.fixed_on.end());
+    ASSERT_FALSE(report.warnings.empty());
+    EXPECT_NE(report.warnings[0].find("'lo'"), std::string::npos) << report.warnings[0];
+    EXPECT_FALSE(apply_offload_policy("lo", OffloadPolicy::refuse, report, err));
+    EXPECT_NE(err.find("ethtool -K lo"), std::string::npos) << err;
+
+    PortOptions o;
+    o.backend = "pcap";
+    o.name = "lo";
+    o.offloads = OffloadPolicy::ignore;
+    err.clear();
+    EXPECT_EQ(open_port(o, err), nullptr);  // a new namespace's loopback is down
+    EXPECT_EQ(err, "interface 'lo' is down: ip link set lo up");
+    ASSERT_EQ(sh("ip link set lo up"), 0);
+    err.clear();
+    EXPECT_EQ(open_port(o, err), nullptr);  // proxy ports are Ethernet
+    EXPECT_EQ(err, "interface 'lo' is not Ethernet");
+  });
+}
+
+}  // namespace
+}  // namespace ftproxy::io
