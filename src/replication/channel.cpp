@@ -1,0 +1,804 @@
+#include "ftproxy/replication/channel.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+
+namespace ftproxy::replication {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+const char* to_string(CloseReason r) noexcept {
+  switch (r) {
+    case CloseReason::none:
+      return "none";
+    case CloseReason::peer_closed:
+      return "peer_closed";
+    case CloseReason::io_error:
+      return "io_error";
+    case CloseReason::decode_error:
+      return "decode_error";
+    case CloseReason::protocol_error:
+      return "protocol_error";
+    case CloseReason::connect_timeout:
+      return "connect_timeout";
+    case CloseReason::hello_timeout:
+      return "hello_timeout";
+    case CloseReason::replaced:
+      return "replaced";
+    case CloseReason::dropped:
+      return "dropped";
+    case CloseReason::stopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+const char* to_string(ProtocolError e) noexcept {
+  switch (e) {
+    case ProtocolError::none:
+      return "none";
+    case ProtocolError::seq_gap:
+      return "seq_gap";
+    case ProtocolError::ack_beyond_sent:
+      return "ack_beyond_sent";
+    case ProtocolError::resume_gap:
+      return "resume_gap";
+    case ProtocolError::resume_ahead:
+      return "resume_ahead";
+    case ProtocolError::unexpected_record:
+      return "unexpected_record";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  error_code ec;
+  return ep.address().to_string(ec) + ":" + std::to_string(ep.port());
+}
+
+std::uint64_t to_ns(MonoTime t) noexcept {
+  return t.count() > 0 ? static_cast<std::uint64_t>(t.count()) : 0;
+}
+
+}  // namespace
+
+// ===================================================================== LogSender ====
+
+struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
+  enum class State : std::uint8_t { idle, waiting, connecting, handshake, active, stopped };
+
+  // Buffers live with the connection so a cancelled operation of an old connection can
+  // never touch memory a new connection writes into.
+  struct Conn {
+    Conn(asio::io_context& io, std::size_t wbuf_bytes)
+        : sock(io), rbuf(4096), wbuf(wbuf_bytes), dec(DecoderLimits{kHelloMaxPayload}) {}
+    tcp::socket sock;
+    std::vector<std::uint8_t> rbuf;
+    std::vector<std::uint8_t> wbuf;
+    LogDecoder dec;
+    bool writing = false;
+  };
+
+  Impl(asio::io_context& io_, SenderConfig c)
+      : io(io_), cfg(std::move(c)), log(cfg.unacked, cfg.first_seq), backoff(cfg.reconnect_min) {
+    acked = cfg.first_seq - 1;
+    next_send = cfg.first_seq;
+    max_sent = cfg.first_seq - 1;
+    wbuf_bytes = std::max(cfg.batch_bytes, entry_record_size(cfg.max_entry_data) + kHeartbeatRecordSize +
+                                               kHeaderSize + kHelloMaxPayload);
+  }
+
+  asio::io_context& io;
+  SenderConfig cfg;
+  UnackedLog log;
+  ChannelStats stats;
+  State state = State::idle;
+  std::shared_ptr<Conn> conn;
+  std::size_t wbuf_bytes = 0;
+  MonoTime since{0};  // when the current state began
+  MonoTime next_attempt{0};
+  MonoTime backoff;
+  MonoTime last_tx{0};
+  MonoTime heard{0};
+  std::uint64_t acked = 0;
+  std::uint64_t next_send = 1;
+  std::uint64_t max_sent = 0;  // highest seq ever written (to count resends)
+  bool hb_due = false;
+  std::string peer_node;
+  CloseReason close_reason = CloseReason::none;
+  DecodeError decode_error = DecodeError::none;
+  ProtocolError protocol_error = ProtocolError::none;
+
+  MonoTime now() const { return cfg.clock(); }
+
+  void begin_connect() {
+    conn = std::make_shared<Conn>(io, wbuf_bytes);
+    HelloExpectation e;
+    e.cluster = cfg.cluster;
+    e.epoch = cfg.epoch;
+    e.role = PeerRole::backup;
+    conn->dec.expect_hello(e);
+    state = State::connecting;
+    since = now();
+    ++stats.connect_attempts;
+    conn->sock.async_connect(cfg.peer, [self = shared_from_this(), c = conn](const error_code& ec) {
+      if (self->conn != c) return;
+      if (ec) {
+        ++self->stats.connect_failures;
+        SPDLOG_DEBUG("log channel: connect to {} failed: {}", endpoint_text(self->cfg.peer), ec.message());
+        self->close(CloseReason::io_error);
+        return;
+      }
+      self->on_connected();
+    });
+  }
+
+  void on_connected() {
+    error_code ec;
+    conn->sock.set_option(tcp::no_delay(true), ec);
+    state = State::handshake;
+    since = now();
+    Hello h;
+    h.role = PeerRole::primary;
+    h.epoch = cfg.epoch;
+    h.seq = acked;
+    h.cluster = cfg.cluster;
+    h.node = cfg.node_name;
+    const std::size_t n = encode_hello(conn->wbuf, h);
+    if (n == 0) {  // names validated by the config loader; refuse rather than send garbage
+      spdlog::error("log channel: cannot encode HELLO (cluster/node name length)");
+      close(CloseReason::protocol_error);
+      return;
+    }
+    start_write(n, 1);
+    start_read();
+  }
+
+  void start_read() {
+    auto c = conn;
+    c->sock.async_read_some(
+        asio::buffer(c->rbuf), [self = shared_from_this(), c](const error_code& ec, std::size_t n) {
+          if (self->conn != c) return;
+          if (ec) {
+            self->close(ec == asio::error::eof ? CloseReason::peer_closed : CloseReason::io_error);
+            return;
+          }
+          self->on_read(n);
+        });
+  }
+
+  void on_read(std::size_t n) {
+    ++stats.reads;
+    stats.bytes_received += n;
+    heard = now();
+    auto c = conn;
+    c->dec.feed(std::span<const std::uint8_t>(c->rbuf.data(), n));
+    const std::uint64_t acked_before = acked;
+    Record rec;
+    for (;;) {
+      const DecodeStatus st = c->dec.next(rec);
+      if (st == DecodeStatus::need_more) break;
+      if (st == DecodeStatus::error) {
+        decode_error = c->dec.error();
+        ++stats.decode_errors[static_cast<std::size_t>(decode_error)];
+        spdlog::warn("log channel: closing connection to {}: decode error {}", endpoint_text(cfg.peer),
+                     to_string(decode_error));
+        close(CloseReason::decode_error);
+        return;
+      }
+      ++stats.records_received;
+      if (!handle(rec)) return;  // closed
+    }
+    // Once per read, not per ACK record: the owner releases held outputs in one burst.
+    if (acked != acked_before && cfg.on_ack) cfg.on_ack(acked);
+    start_read();
+  }
+
+  // False when the record closed the connection.
+  bool handle(const Record& rec) {
+    switch (rec.type) {
+      case RecordType::hello:
+        return on_hello(rec.hello);
+      case RecordType::ack:
+        ++stats.acks_received;
+        if (rec.ack_seq > log.last_seq()) return fail(ProtocolError::ack_beyond_sent);
+        if (rec.ack_seq > acked) {
+          log.ack(rec.ack_seq);
+          acked = rec.ack_seq;
+        }
+        return true;
+      case RecordType::heartbeat:
+        ++stats.heartbeats_received;
+        return true;
+      case RecordType::entry:
+        return fail(ProtocolError::unexpected_record);
+    }
+    return true;
+  }
+
+  bool on_hello(const Hello& h) {
+    // The backup reports the highest seq it holds; resend from the one after.
+    if (h.seq > log.last_seq()) return fail(ProtocolError::resume_ahead);
+    if (h.seq + 1 < log.front_seq()) return fail(ProtocolError::resume_gap);
+    if (h.seq > acked) {
+      log.ack(h.seq);
+      acked = h.seq;
+    }
+    next_send = h.seq + 1;
+    peer_node.assign(h.node);
+    state = State::active;
+    backoff = cfg.reconnect_min;
+    if (stats.connects++ > 0) ++stats.reconnects;
+    spdlog::info("log channel: connected to backup '{}' at {} (epoch {}, resuming after seq {})", peer_node,
+                 endpoint_text(cfg.peer), cfg.epoch, h.seq);
+    flush();
+    return true;
+  }
+
+  bool fail(ProtocolError e) {
+    protocol_error = e;
+    ++stats.protocol_errors[static_cast<std::size_t>(e)];
+    spdlog::warn("log channel: closing connection to {}: protocol error {}", endpoint_text(cfg.peer),
+                 to_string(e));
+    close(CloseReason::protocol_error);
+    return false;
+  }
+
+  void flush() {
+    if (state != State::active || conn->writing) return;
+    LogEncoder enc(conn->wbuf);
+    std::size_t records = 0;
+    if (hb_due) {
+      if (enc.append_heartbeat(Heartbeat{to_ns(now()), next_send - 1})) {
+        ++records;
+        ++stats.heartbeats_sent;
+      }
+      hb_due = false;
+    }
+    while (next_send <= log.last_seq()) {
+      if (!enc.append_raw(log.get(next_send))) break;
+      ++records;
+      ++stats.entries_sent;
+      if (next_send <= max_sent) ++stats.entries_resent;
+      ++next_send;
+    }
+    max_sent = std::max(max_sent, next_send - 1);
+    if (enc.size() != 0) start_write(enc.size(), records);
+  }
+
+  void start_write(std::size_t len, std::size_t records) {
+    auto c = conn;
+    c->writing = true;
+    ++stats.writes;
+    stats.records_sent += records;
+    last_tx = now();
+    asio::async_write(c->sock, asio::buffer(c->wbuf.data(), len),
+                      [self = shared_from_this(), c](const error_code& ec, std::size_t n) {
+                        if (self->conn != c) return;
+                        c->writing = false;
+                        if (ec) {
+                          self->close(CloseReason::io_error);
+                          return;
+                        }
+                        self->stats.bytes_sent += n;
+                        self->flush();
+                      });
+  }
+
+  void tick(MonoTime t) {
+    switch (state) {
+      case State::waiting:
+        if (t >= next_attempt) begin_connect();
+        break;
+      case State::connecting:
+        if (t - since >= cfg.connect_timeout) {
+          ++stats.connect_failures;
+          close(CloseReason::connect_timeout);
+        }
+        break;
+      case State::handshake:
+        if (t - since >= cfg.hello_timeout) {
+          ++stats.hello_timeouts;
+          close(CloseReason::hello_timeout);
+        }
+        break;
+      case State::active:
+        if (t - last_tx >= cfg.heartbeat_interval) {
+          hb_due = true;
+          flush();
+        }
+        break;
+      case State::idle:
+      case State::stopped:
+        break;
+    }
+  }
+
+  void close(CloseReason why) {
+    if (conn) {
+      error_code ec;
+      conn->sock.close(ec);
+      conn.reset();
+    }
+    if (state == State::active) {
+      ++stats.disconnects;
+      spdlog::log(why == CloseReason::stopped ? spdlog::level::info : spdlog::level::warn,
+                  "log channel: connection to backup at {} ended: {}", endpoint_text(cfg.peer),
+                  to_string(why));
+    }
+    close_reason = why;
+    hb_due = false;
+    if (state == State::stopped || why == CloseReason::stopped) {
+      state = State::stopped;
+      return;
+    }
+    state = State::waiting;
+    next_attempt = now() + backoff;
+    backoff = std::min(backoff * 2, cfg.reconnect_max);
+  }
+};
+
+LogSender::LogSender(asio::io_context& io, SenderConfig cfg)
+    : impl_(std::make_shared<Impl>(io, std::move(cfg))) {}
+
+LogSender::~LogSender() {
+  stop();
+}
+
+void LogSender::start(MonoTime now) {
+  if (impl_->state != Impl::State::idle) return;
+  impl_->state = Impl::State::waiting;
+  impl_->next_attempt = now;
+  impl_->tick(now);
+}
+
+void LogSender::stop() {
+  impl_->close(CloseReason::stopped);
+}
+
+std::uint64_t LogSender::queue_entry(EntryKind kind, std::uint64_t time_ns,
+                                     std::span<const std::uint8_t> data) noexcept {
+  Impl& s = *impl_;
+  if (data.size() > s.cfg.max_entry_data) {
+    ++s.stats.queue_oversize;
+    return 0;
+  }
+  const std::size_t len = entry_record_size(data.size());
+  const std::uint64_t seq = s.log.next_seq();
+  std::uint8_t* p = s.log.append_slot(seq, len);
+  if (p == nullptr) {
+    ++s.stats.queue_full;
+    return 0;
+  }
+  encode_entry(std::span<std::uint8_t>(p, len), seq, kind, time_ns, data);
+  ++s.stats.entries_queued;
+  return seq;
+}
+
+bool LogSender::can_queue(std::size_t data_len) const noexcept {
+  return data_len <= impl_->cfg.max_entry_data && impl_->log.fits(entry_record_size(data_len));
+}
+
+void LogSender::flush() {
+  impl_->flush();
+}
+void LogSender::tick(MonoTime now) {
+  impl_->tick(now);
+}
+void LogSender::drop_connection() {
+  if (impl_->conn) impl_->close(CloseReason::dropped);
+}
+bool LogSender::connected() const noexcept {
+  return impl_->state == Impl::State::active;
+}
+std::uint64_t LogSender::acked_seq() const noexcept {
+  return impl_->acked;
+}
+std::uint64_t LogSender::last_queued_seq() const noexcept {
+  return impl_->log.last_seq();
+}
+std::uint64_t LogSender::last_sent_seq() const noexcept {
+  return impl_->next_send - 1;
+}
+MonoTime LogSender::last_heard() const noexcept {
+  return impl_->heard;
+}
+std::size_t LogSender::unacked_entries() const noexcept {
+  return impl_->log.entries();
+}
+std::size_t LogSender::unacked_bytes() const noexcept {
+  return impl_->log.bytes();
+}
+std::string_view LogSender::peer_node() const noexcept {
+  return impl_->peer_node;
+}
+CloseReason LogSender::last_close_reason() const noexcept {
+  return impl_->close_reason;
+}
+DecodeError LogSender::last_decode_error() const noexcept {
+  return impl_->decode_error;
+}
+ProtocolError LogSender::last_protocol_error() const noexcept {
+  return impl_->protocol_error;
+}
+const ChannelStats& LogSender::stats() const noexcept {
+  return impl_->stats;
+}
+
+// =================================================================== LogReceiver ====
+
+struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
+  struct Session {
+    Session(asio::io_context& io, const ReceiverConfig& cfg)
+        : sock(io), rbuf(cfg.read_buffer_bytes), dec(DecoderLimits{kEntryFixedSize + cfg.max_entry_data}) {}
+    tcp::socket sock;
+    tcp::endpoint remote;
+    std::vector<std::uint8_t> rbuf;
+    LogDecoder dec;
+    std::array<std::uint8_t, kHeaderSize + kHelloMaxPayload + kAckRecordSize + kHeartbeatRecordSize> wbuf{};
+    bool writing = false;
+    bool validated = false;
+    bool hello_reply_due = false;
+    bool paused = false;
+    Record pending;  // the entry the sink refused; views rbuf or dec's buffer
+    MonoTime accepted_at{0};
+    std::uint64_t hello_epoch = 0;
+  };
+  using SessionPtr = std::shared_ptr<Session>;
+
+  Impl(asio::io_context& io_, ReceiverConfig c, EntrySink s)
+      : io(io_),
+        cfg(std::move(c)),
+        sink(std::move(s)),
+        acceptor(io_),
+        last_delivered(cfg.last_delivered_seq),
+        last_acked_sent(cfg.last_delivered_seq) {}
+
+  asio::io_context& io;
+  ReceiverConfig cfg;
+  EntrySink sink;
+  tcp::acceptor acceptor;
+  ChannelStats stats;
+  SessionPtr active;
+  std::vector<SessionPtr> pending;  // awaiting a valid HELLO, bounded by max_pending
+  std::uint64_t last_delivered;
+  std::uint64_t last_acked_sent;
+  bool hb_due = false;
+  bool stopped = false;
+  MonoTime last_tx{0};
+  MonoTime heard{0};
+  MonoTime last_refusal_log{0};
+  std::uint64_t refusals_unlogged = 0;
+  std::string peer_node;
+  CloseReason close_reason = CloseReason::none;
+
+  MonoTime now() const { return cfg.clock(); }
+
+  void accept() {
+    acceptor.async_accept([self = shared_from_this()](const error_code& ec, tcp::socket sock) {
+      if (self->stopped) return;
+      if (ec) {
+        if (ec != asio::error::operation_aborted) {
+          spdlog::warn("log channel: accept failed: {}", ec.message());
+          self->accept();
+        }
+        return;
+      }
+      self->on_accept(std::move(sock));
+      self->accept();
+    });
+  }
+
+  void on_accept(tcp::socket sock) {
+    error_code ec;
+    if (pending.size() >= cfg.max_pending_connections) {
+      ++stats.refused_busy;
+      sock.close(ec);
+      return;
+    }
+    auto s = std::make_shared<Session>(io, cfg);
+    s->remote = sock.remote_endpoint(ec);
+    s->sock = std::move(sock);
+    s->sock.set_option(tcp::no_delay(true), ec);
+    HelloExpectation e;
+    e.cluster = cfg.cluster;
+    e.check_epoch = cfg.check_epoch;
+    e.epoch = cfg.epoch;
+    e.role = PeerRole::primary;
+    s->dec.expect_hello(e);
+    s->accepted_at = now();
+    pending.push_back(s);
+    start_read(s);
+  }
+
+  void start_read(const SessionPtr& s) {
+    s->sock.async_read_some(
+        asio::buffer(s->rbuf), [self = shared_from_this(), s](const error_code& ec, std::size_t n) {
+          if (!self->live(s)) return;
+          if (ec) {
+            self->close(s, ec == asio::error::eof ? CloseReason::peer_closed : CloseReason::io_error);
+            return;
+          }
+          ++self->stats.reads;
+          self->stats.bytes_received += n;
+          if (s->validated) self->heard = self->now();
+          s->dec.feed(std::span<const std::uint8_t>(s->rbuf.data(), n));
+          self->process(s);
+        });
+  }
+
+  bool live(const SessionPtr& s) const {
+    return !stopped && (s == active || std::find(pending.begin(), pending.end(), s) != pending.end());
+  }
+
+  // Decodes and delivers what the session has buffered, then reads on unless paused.
+  void process(SessionPtr s) {  // by value: `s` may be the `active` member it closes
+    if (s->paused) {
+      if (!deliver(s->pending.entry)) return;
+      s->paused = false;
+    }
+    Record rec;
+    while (!s->paused) {
+      const DecodeStatus st = s->dec.next(rec);
+      if (st == DecodeStatus::need_more) break;
+      if (st == DecodeStatus::error) {
+        on_decode_error(s);
+        return;
+      }
+      ++stats.records_received;
+      if (!handle(s, rec)) return;  // closed
+    }
+    send_control(s);
+    // After the ACK went out: the owner injects what this read delivered in one burst.
+    if (cfg.on_batch_end) cfg.on_batch_end();
+    if (!s->paused) start_read(s);
+  }
+
+  bool handle(const SessionPtr& s, const Record& rec) {
+    switch (rec.type) {
+      case RecordType::hello:
+        promote(s, rec.hello);
+        return true;
+      case RecordType::entry: {
+        const EntryView& e = rec.entry;
+        if (e.seq <= last_delivered) {
+          ++stats.duplicates;
+          return true;
+        }
+        if (e.seq != last_delivered + 1) return fail(s, ProtocolError::seq_gap);
+        if (!deliver(e)) {
+          s->paused = true;
+          s->pending = rec;
+          ++stats.delivery_stalls;
+        }
+        return true;
+      }
+      case RecordType::heartbeat:
+        ++stats.heartbeats_received;
+        return true;
+      case RecordType::ack:
+        return fail(s, ProtocolError::unexpected_record);
+    }
+    return true;
+  }
+
+  bool deliver(const EntryView& e) {
+    if (!sink(e)) return false;
+    last_delivered = e.seq;
+    ++stats.entries_delivered;
+    return true;
+  }
+
+  void promote(const SessionPtr& s, const Hello& h) {
+    pending.erase(std::remove(pending.begin(), pending.end(), s), pending.end());
+    if (active) {
+      spdlog::info("log channel: primary '{}' reconnected from {}, replacing the old connection", h.node,
+                   endpoint_text(s->remote));
+      close(active, CloseReason::replaced);
+    }
+    active = s;
+    s->validated = true;
+    s->hello_reply_due = true;
+    s->hello_epoch = h.epoch;
+    peer_node.assign(h.node);
+    heard = now();
+    if (stats.connects++ > 0) ++stats.reconnects;
+    spdlog::info("log channel: primary '{}' connected from {} (epoch {}, it holds acks up to {}, we hold {})",
+                 peer_node, endpoint_text(s->remote), h.epoch, h.seq, last_delivered);
+  }
+
+  void on_decode_error(const SessionPtr& s) {
+    const DecodeError e = s->dec.error();
+    ++stats.decode_errors[static_cast<std::size_t>(e)];
+    if (s->validated) {
+      spdlog::warn("log channel: closing primary connection from {}: decode error {}",
+                   endpoint_text(s->remote), to_string(e));
+      close(s, CloseReason::decode_error);
+      return;
+    }
+    ++stats.refused_hellos;
+    // A scanner or misconfigured peer may retry fast: log at most once a second.
+    const MonoTime t = now();
+    if (last_refusal_log.count() == 0 || t - last_refusal_log >= seconds(1)) {
+      spdlog::warn("log channel: refused connection from {}: {} ({} more refused since the last report)",
+                   endpoint_text(s->remote), to_string(e), refusals_unlogged);
+      last_refusal_log = t;
+      refusals_unlogged = 0;
+    } else {
+      ++refusals_unlogged;
+    }
+    close(s, CloseReason::decode_error);
+  }
+
+  bool fail(const SessionPtr& s, ProtocolError e) {
+    ++stats.protocol_errors[static_cast<std::size_t>(e)];
+    spdlog::warn("log channel: closing primary connection from {}: protocol error {}",
+                 endpoint_text(s->remote), to_string(e));
+    close(s, CloseReason::protocol_error);
+    return false;
+  }
+
+  // One write carrying the HELLO reply, the cumulative ACK and a due heartbeat.
+  void send_control(SessionPtr s) {
+    if (s != active || s->writing) return;
+    LogEncoder enc(s->wbuf);
+    std::size_t records = 0;
+    if (s->hello_reply_due) {
+      Hello h;
+      h.role = PeerRole::backup;
+      h.epoch = s->hello_epoch;
+      h.seq = last_delivered;
+      h.cluster = cfg.cluster;
+      h.node = cfg.node_name;
+      if (enc.append_hello(h)) ++records;
+      s->hello_reply_due = false;
+      last_acked_sent = last_delivered;
+    }
+    if (last_delivered > last_acked_sent && enc.append_ack(last_delivered)) {
+      ++records;
+      ++stats.acks_sent;
+      last_acked_sent = last_delivered;
+    }
+    if (hb_due && enc.append_heartbeat(Heartbeat{to_ns(now()), last_delivered})) {
+      ++records;
+      ++stats.heartbeats_sent;
+    }
+    hb_due = false;
+    if (enc.size() == 0) return;
+    s->writing = true;
+    ++stats.writes;
+    stats.records_sent += records;
+    last_tx = now();
+    asio::async_write(s->sock, asio::buffer(s->wbuf.data(), enc.size()),
+                      [self = shared_from_this(), s](const error_code& ec, std::size_t n) {
+                        s->writing = false;
+                        if (!self->live(s)) return;
+                        if (ec) {
+                          self->close(s, CloseReason::io_error);
+                          return;
+                        }
+                        self->stats.bytes_sent += n;
+                        self->send_control(s);
+                      });
+  }
+
+  void close(SessionPtr s, CloseReason why) {  // by value: callers pass members it resets
+    error_code ec;
+    s->sock.close(ec);
+    if (s == active) {
+      active.reset();
+      ++stats.disconnects;
+      close_reason = why;
+      if (why != CloseReason::replaced) {
+        spdlog::log(why == CloseReason::stopped ? spdlog::level::info : spdlog::level::warn,
+                    "log channel: primary connection from {} ended: {}", endpoint_text(s->remote),
+                    to_string(why));
+      }
+    } else {
+      pending.erase(std::remove(pending.begin(), pending.end(), s), pending.end());
+    }
+  }
+
+  void tick(MonoTime t) {
+    for (std::size_t i = 0; i < pending.size();) {
+      if (t - pending[i]->accepted_at >= cfg.hello_timeout) {
+        ++stats.hello_timeouts;
+        ++stats.refused_hellos;
+        close(pending[i], CloseReason::hello_timeout);  // erases pending[i]
+      } else {
+        ++i;
+      }
+    }
+    if (!active) return;
+    if (active->paused) {
+      process(active);
+      if (!active) return;
+    }
+    if (t - last_tx >= cfg.heartbeat_interval) {
+      hb_due = true;
+      send_control(active);
+    }
+  }
+
+  void stop() {
+    if (stopped) return;
+    if (active) close(active, CloseReason::stopped);
+    while (!pending.empty()) close(pending.back(), CloseReason::stopped);
+    error_code ec;
+    acceptor.close(ec);
+    stopped = true;
+  }
+};
+
+LogReceiver::LogReceiver(asio::io_context& io, ReceiverConfig cfg, EntrySink sink)
+    : impl_(std::make_shared<Impl>(io, std::move(cfg), std::move(sink))) {}
+
+LogReceiver::~LogReceiver() {
+  stop();
+}
+
+bool LogReceiver::listen(std::string& error) {
+  Impl& s = *impl_;
+  error_code ec;
+  s.acceptor.open(s.cfg.listen.protocol(), ec);
+  if (!ec) s.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) s.acceptor.bind(s.cfg.listen, ec);
+  if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error = "log.listen " + endpoint_text(s.cfg.listen) + ": " + ec.message();
+    error_code ignored;
+    s.acceptor.close(ignored);
+    return false;
+  }
+  s.accept();
+  return true;
+}
+
+tcp::endpoint LogReceiver::local_endpoint() const {
+  error_code ec;
+  return impl_->acceptor.local_endpoint(ec);
+}
+
+void LogReceiver::stop() {
+  impl_->stop();
+}
+void LogReceiver::tick(MonoTime now) {
+  impl_->tick(now);
+}
+void LogReceiver::resume() {
+  if (impl_->active && impl_->active->paused) impl_->process(impl_->active);
+}
+void LogReceiver::drop_connection() {
+  if (impl_->active) impl_->close(impl_->active, CloseReason::dropped);
+}
+bool LogReceiver::connected() const noexcept {
+  return impl_->active != nullptr;
+}
+std::uint64_t LogReceiver::last_delivered_seq() const noexcept {
+  return impl_->last_delivered;
+}
+MonoTime LogReceiver::last_heard() const noexcept {
+  return impl_->heard;
+}
+bool LogReceiver::paused() const noexcept {
+  return impl_->active && impl_->active->paused;
+}
+std::string_view LogReceiver::peer_node() const noexcept {
+  return impl_->peer_node;
+}
+CloseReason LogReceiver::last_close_reason() const noexcept {
+  return impl_->close_reason;
+}
+const ChannelStats& LogReceiver::stats() const noexcept {
+  return impl_->stats;
+}
+
+}  // namespace ftproxy::replication
