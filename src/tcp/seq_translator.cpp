@@ -46,6 +46,27 @@ void apply_in(std::span<std::uint8_t> frame, const packet::ParsedFrame& f, const
   }
 }
 
+// Records how far the client's byte stream has reached the backup server.
+void note_client_sent(Flow& flow, const packet::ParsedFrame& f) noexcept {
+  const std::uint32_t end =
+      f.tcp.seq + f.payload_len + (has(f, kTcpSyn) ? 1u : 0u) + (has(f, kTcpFin) ? 1u : 0u);
+  if (!flow.client_nxt_set || packet::seq_gt(end, flow.client_nxt)) {
+    flow.client_nxt = end;
+    flow.client_nxt_set = true;
+  }
+}
+
+// A retransmission of client data the backup server already received. The client may
+// send one long after the original (its RTO or tail-loss probe fired while the primary's
+// ACK was held by the output rule), carrying an ack for replies to requests that came
+// later. Holding it for that ack would block those later requests behind it in the
+// flow's FIFO: a deadlock. Its payload is a duplicate for the backup server, so it is
+// forwarded at once with the ack lowered to what the backup server has sent.
+bool stale_retransmit(const Flow& flow, const packet::ParsedFrame& f) noexcept {
+  return flow.delta_known && flow.client_nxt_set && f.payload_len > 0 && !has(f, kTcpSyn) &&
+         packet::seq_le(f.tcp.seq + f.payload_len + (has(f, kTcpFin) ? 1u : 0u), flow.client_nxt);
+}
+
 }  // namespace
 
 const char* to_string(InboundDecision d) noexcept {
@@ -142,6 +163,12 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
     }
   }
 
+  if (stale_retransmit(*flow, f)) {
+    apply_in(frame, f, *flow, true);
+    ++c_.stale_retransmits;
+    ++c_.translated_in;
+    return InboundDecision::forward;
+  }
   if (flow->q_len > 0 || !flow->delta_known) {
     const bool known = flow->delta_known;
     if (!enqueue(*flow, frame, now, false)) {
@@ -161,8 +188,16 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
     return InboundDecision::hold;
   }
   apply_in(frame, f, *flow, false);
+  note_client_sent(*flow, f);
   ++c_.translated_in;
   return InboundDecision::forward;
+}
+
+bool SeqTranslator::can_take(const packet::ParsedFrame& f) const noexcept {
+  if (f.l4 != packet::L4Kind::tcp) return true;
+  if (free_slot_ == kNoIndex) return false;
+  const Flow* flow = table_.find(packet::flow_key(f));
+  return flow == nullptr || flow->q_len < limits_.queue_frames_per_flow;
 }
 
 bool SeqTranslator::on_flow_meta(const FlowMeta& meta, MonoTime now) noexcept {
@@ -310,8 +345,9 @@ std::size_t SeqTranslator::drain_impl(MonoTime now, Emit emit) noexcept {
         ++c_.wait_drops;
         continue;
       }
-      bool clamp = false;
-      if (has(pf, kTcpAck) && !has(pf, kTcpRst) &&
+      bool clamp = stale_retransmit(flow, pf);
+      if (clamp) ++c_.stale_retransmits;
+      if (!clamp && has(pf, kTcpAck) && !has(pf, kTcpRst) &&
           packet::seq_gt(pf.tcp.ack + flow.seq_delta, flow.snd_nxt_backup)) {
         if (slot_held_[s] == 0) {
           slot_held_[s] = 1;
@@ -325,6 +361,7 @@ std::size_t SeqTranslator::drain_impl(MonoTime now, Emit emit) noexcept {
         clamp = true;
       }
       apply_in(frame, pf, flow, clamp);
+      note_client_sent(flow, pf);
       ++c_.translated_in;
       emit.call(emit.ctx, frame);
       pop_head(flow);

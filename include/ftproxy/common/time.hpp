@@ -8,8 +8,8 @@ namespace ftproxy {
 
 // Monotonic nanoseconds since an arbitrary epoch (CLOCK_MONOTONIC in production).
 using MonoTime = std::chrono::nanoseconds;
-using std::chrono::milliseconds;
 using std::chrono::microseconds;
+using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
 

@@ -87,10 +87,10 @@ struct GarpSection {
 
 struct TcpSection {
   std::uint32_t max_flows = 65536;
-  std::uint32_t idle_timeout_s = 600;    // idle flows are evicted after this
-  std::uint32_t closed_linger_s = 5;     // closed (FIN/RST) flows are evicted after this
-  std::uint32_t wait_queue_frames = 64;  // per flow, while the delta is unknown
-  std::uint32_t hold_ms = 2000;          // max time a client segment is held at the backup
+  std::uint32_t idle_timeout_s = 600;     // idle flows are evicted after this
+  std::uint32_t closed_linger_s = 5;      // closed (FIN/RST) flows are evicted after this
+  std::uint32_t wait_queue_frames = 256;  // per flow, while the delta is unknown
+  std::uint32_t hold_ms = 2000;           // max time a client segment is held at the backup
 };
 
 struct LoggingSection {

@@ -40,13 +40,13 @@ enum class LinkState : std::uint8_t { unknown, down, up };
 struct PortStats {
   std::uint64_t rx_frames = 0;
   std::uint64_t rx_bytes = 0;
-  std::uint64_t rx_dropped = 0;    // dropped by the kernel/NIC ring before we read them
-  std::uint64_t rx_oversize = 0;   // longer than the port's snap length: dropped, never cut
-  std::uint64_t rx_errors = 0;     // read errors
+  std::uint64_t rx_dropped = 0;   // dropped by the kernel/NIC ring before we read them
+  std::uint64_t rx_oversize = 0;  // longer than the port's snap length: dropped, never cut
+  std::uint64_t rx_errors = 0;    // read errors
   std::uint64_t tx_frames = 0;
   std::uint64_t tx_bytes = 0;
-  std::uint64_t tx_errors = 0;     // frames the backend failed to send
-  std::uint64_t tx_oversize = 0;   // longer than MTU + link header: refused, counted
+  std::uint64_t tx_errors = 0;    // frames the backend failed to send
+  std::uint64_t tx_oversize = 0;  // longer than MTU + link header: refused, counted
 };
 
 struct PortInfo {

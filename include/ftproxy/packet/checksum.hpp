@@ -23,8 +23,8 @@ std::uint16_t checksum_update32(std::uint16_t csum, std::uint32_t old_val, std::
 // 16-bit checksum at `csum_offset` incrementally. Caller guarantees both are in bounds.
 // The field may sit at an odd distance from the checksum (e.g. a timestamp option after
 // window scale). Not for UDP over IPv4 with checksum 0 ("none"): leave that at 0.
-void rewrite32_with_checksum(std::span<std::uint8_t> frame, std::size_t field_offset,
-                             std::size_t csum_offset, std::uint32_t new_val) noexcept;
+void rewrite32_with_checksum(std::span<std::uint8_t> frame, std::size_t field_offset, std::size_t csum_offset,
+                             std::uint32_t new_val) noexcept;
 
 // TCP/UDP/ICMPv6 checksum over pseudo-header + L4 bytes of a parsed frame (l4 != none,
 // not a non-first fragment). Returns the value the checksum field should hold.

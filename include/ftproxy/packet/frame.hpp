@@ -65,10 +65,10 @@ struct TcpOptions {
   bool has_wscale = false;
   std::uint8_t wscale = 0;
   bool sack_permitted = false;
-  std::uint8_t sack_blocks = 0;     // number of SACK blocks (0..4)
-  std::uint16_t sack_offset = 0;    // frame offset of the first block; block i at +8*i (left, right)
+  std::uint8_t sack_blocks = 0;   // number of SACK blocks (0..4)
+  std::uint16_t sack_offset = 0;  // frame offset of the first block; block i at +8*i (left, right)
   bool has_timestamp = false;
-  std::uint16_t ts_offset = 0;      // frame offset of TSval; TSecr at ts_offset + 4
+  std::uint16_t ts_offset = 0;  // frame offset of TSval; TSecr at ts_offset + 4
   std::uint32_t tsval = 0;
   std::uint32_t tsecr = 0;
 };

@@ -51,6 +51,8 @@ struct Flow {
   bool ts_known = false;             // both SYN-ACKs carried timestamps
   std::uint32_t ts_delta = 0;        // TSval_backup − TSval_primary (mod 2^32)
   std::uint32_t snd_nxt_backup = 0;  // one past the highest seq the backup server sent
+  bool client_nxt_set = false;
+  std::uint32_t client_nxt = 0;  // one past the highest client seq forwarded to the backup server
   bool paws_floor_set = false;
   std::uint32_t paws_floor = 0;  // highest TSval released to the client on this flow
 

@@ -44,8 +44,8 @@ struct FlowMeta {
 
 struct TranslatorLimits {
   FlowLimits flows;
-  std::uint32_t queue_frames_per_flow = 64;    // tcp.wait_queue_frames
-  std::uint32_t queue_pool_frames = 4096;      // frames queued across all flows
+  std::uint32_t queue_frames_per_flow = 256;   // tcp.wait_queue_frames
+  std::uint32_t queue_pool_frames = 8192;      // frames queued across all flows
   std::uint32_t queue_slot_bytes = 2048;       // largest frame that can be queued
   MonoTime hold_timeout = milliseconds(2000);  // tcp.hold_ms
   MonoTime wait_timeout = milliseconds(2000);  // max wait for a flow's deltas
@@ -92,7 +92,9 @@ struct TcpCounters {
   std::uint64_t wscale_mismatch = 0;  // flows whose SYN-ACKs disagree (once per flow)
   std::uint64_t mss_mismatch = 0;
   std::uint64_t ts_mismatch = 0;
-  std::uint64_t paws_clamped = 0;  // outbound TSvals raised to the PAWS floor
+  std::uint64_t paws_clamped = 0;       // outbound TSvals raised to the PAWS floor
+  std::uint64_t stale_retransmits = 0;  // client retransmissions of data the backup already has,
+                                        // forwarded at once with the ack lowered (never held)
 
   std::uint64_t divergence() const noexcept {
     return hold_timeouts + wait_drops + queue_full_drops + refused_full;
@@ -146,6 +148,18 @@ class SeqTranslator {
 
   // True when some flow has queued frames (drain_ready has something to look at).
   bool has_queued() const noexcept { return queued_head_ != kNoIndex; }
+
+  // False when translate_in() could have to drop `f` for lack of queue room (its flow's
+  // queue is at the per-flow limit, or the shared pool is exhausted). The caller then
+  // applies backpressure (stops taking log entries) instead of losing the frame, and
+  // offers it again after drain_ready() freed room.
+  bool can_take(const packet::ParsedFrame& f) const noexcept;
+
+  // The oldest frame queued for `flow` (empty if none), for diagnostics (/flows).
+  std::span<const std::uint8_t> queue_head(const Flow& flow) const noexcept {
+    if (flow.q_len == 0 || flow.q_head == kNoIndex) return {};
+    return {pool_.data() + std::size_t{flow.q_head} * limits_.queue_slot_bytes, slot_len_[flow.q_head]};
+  }
 
   // Evicts closed/idle flows (see FlowTable::expire). Returns the number evicted.
   std::size_t expire(MonoTime now) noexcept { return table_.expire(now); }

@@ -530,6 +530,39 @@ TEST_F(SeqTranslatorTest, AckBeyondBackupSndNxtIsHeldUntilTheServerCatchesUp) {
   EXPECT_EQ(in(fn), InboundDecision::forward);
 }
 
+// Found end to end under load: the client's tail-loss probe re-sent request 1 (already
+// delivered) carrying an ack for the reply to request 2. Held, it blocked request 2 behind
+// it in the flow's FIFO, and the backup server could never produce that reply.
+TEST_F(SeqTranslatorTest, StaleRetransmissionIsForwardedWithLoweredAckNotHeld) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  TcpSpec r1 = c;  // request 1, forwarded
+  r1.seq = h.client_isn + 1;
+  r1.ack = h.primary_isn + 1;
+  r1.payload = payload(10, 1);
+  Frame f1 = build_tcp(r1);
+  ASSERT_EQ(in(f1), InboundDecision::forward);
+  backup_sends(c, h.backup_isn + 1, 5, h.client_isn + 11);  // reply 1
+
+  TcpSpec again = r1;  // the probe: old payload, ack covers replies 1 and 2 (10 bytes)
+  again.ack = h.primary_isn + 1 + 10;
+  Frame fa = build_tcp(again);
+  ASSERT_EQ(in(fa), InboundDecision::forward);
+  EXPECT_EQ(parse(fa).tcp.ack, h.backup_isn + 6);  // lowered to what the backup sent
+  EXPECT_TRUE(checksum_ok(fa));
+  EXPECT_EQ(tr->counters().stale_retransmits, 1u);
+
+  TcpSpec r2 = c;  // request 2 goes through, not stuck behind the probe
+  r2.seq = h.client_isn + 11;
+  r2.ack = h.primary_isn + 6;
+  r2.payload = payload(10, 2);
+  Frame f2 = build_tcp(r2);
+  EXPECT_EQ(in(f2), InboundDecision::forward);
+  EXPECT_EQ(tr->counters().held_now, 0u);
+  EXPECT_EQ(tr->counters().divergence(), 0u);
+}
+
 TEST_F(SeqTranslatorTest, AHeldFlowDoesNotBlockOtherFlows) {
   const Handshake h;
   TcpSpec a, b;

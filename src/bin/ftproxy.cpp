@@ -1,0 +1,94 @@
+// ftproxy: the replication proxy. Runs in the foreground until SIGINT/SIGTERM.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/program_options.hpp>
+
+#include "ftproxy/control/config.hpp"
+#include "ftproxy/control/logging.hpp"
+#include "ftproxy/node/node.hpp"
+#include "ftproxy_build_config.hpp"
+
+namespace po = boost::program_options;
+using namespace ftproxy;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRuntime = 1;
+constexpr int kExitConfig = 2;
+
+std::optional<control::ProxyConfig> load(const std::string& path, bool check_env) {
+  std::vector<std::string> errors;
+  auto cfg = control::load_proxy_config(path, errors);
+  if (cfg && check_env) control::check_proxy_environment(*cfg, errors);
+  if (!errors.empty()) {
+    for (const auto& e : errors) std::cerr << path << ": " << e << "\n";
+    return std::nullopt;
+  }
+  return cfg;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  po::options_description desc("Usage: ftproxy --config FILE\n\nOptions");
+  desc.add_options()("help,h", "show this help")("version", "print the version")(
+      "config,c", po::value<std::string>(), "run with this TOML configuration")(
+      "check-config", po::value<std::string>(),
+      "validate a configuration (and its interfaces/files) and exit");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "ftproxy: " << e.what() << "\n" << desc << "\n";
+    return kExitConfig;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return kExitOk;
+  }
+  if (vm.count("version")) {
+    std::cout << "ftproxy " << FTPROXY_VERSION << "\n";
+    return kExitOk;
+  }
+  if (vm.count("check-config")) {
+    const auto path = vm["check-config"].as<std::string>();
+    if (!load(path, true)) return kExitConfig;
+    std::cout << path << ": ok\n";
+    return kExitOk;
+  }
+  if (!vm.count("config")) {
+    std::cerr << "ftproxy: --config FILE is required\n" << desc << "\n";
+    return kExitConfig;
+  }
+  const auto path = vm["config"].as<std::string>();
+  auto cfg = load(path, true);
+  if (!cfg) return kExitConfig;
+
+  control::setup_logging(cfg->logging, "ftproxy[" + cfg->node.name + "]");
+  boost::asio::io_context io(1);
+  node::Node node(io, *cfg);
+  std::string error;
+  if (!node.start(error)) {
+    spdlog::error("start failed {}", control::fields({{"error", error}}));
+    return kExitRuntime;
+  }
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("stopping {}", control::fields({{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}}));
+    node.stop();
+    io.stop();
+  });
+  io.run();
+  spdlog::info("stopped");
+  return kExitOk;
+}
