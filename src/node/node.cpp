@@ -186,10 +186,19 @@ struct HealthProbe {
 };
 
 struct Node::Impl {
+  static control::ControlServerOptions control_options(const control::ProxyConfig& c, std::string& error) {
+    control::ControlServerOptions o;
+    if (!c.control.token_file.empty()) {
+      auto token = control::load_token_file(c.control.token_file, error);
+      if (token) o.token = *token;
+    }
+    return o;
+  }
+
   Impl(asio::io_context& io_ctx, control::ProxyConfig config)
       : io(io_ctx),
         cfg(std::move(config)),
-        control(io_ctx),
+        control(io_ctx, control_options(cfg, control_error)),
         tick_timer(io_ctx),
         inject(kInjectBatch),
         garp(cfg.garp.count, milliseconds(cfg.garp.interval_ms), seconds(cfg.garp.refresh_s)) {
@@ -199,6 +208,7 @@ struct Node::Impl {
 
   asio::io_context& io;
   control::ProxyConfig cfg;
+  std::string control_error;  // token file problem found while constructing `control`
   control::ControlServer control;
   asio::steady_timer tick_timer;
   PortSlot ext;
@@ -1349,6 +1359,10 @@ Node::~Node() {
 bool Node::start(std::string& error) {
   Impl& m = *impl_;
   m.burst = std::min<std::size_t>(m.cfg.ports.burst, kMaxBurst);
+  if (!m.control_error.empty()) {
+    error = "control.token_file: " + m.control_error;
+    return false;
+  }
   if (!m.open_port(m.ext, m.cfg.ports.ext, m.cfg.ports.ext_rx_file, m.cfg.ports.ext_tx_file, error))
     return false;
   if (!m.open_port(m.int_, m.cfg.ports.int_, m.cfg.ports.int_rx_file, m.cfg.ports.int_tx_file, error))
@@ -1358,6 +1372,27 @@ bool Node::start(std::string& error) {
   m.control.get("/status", [&m] { return control::HttpResponse::json(m.status_json()); });
   m.control.get("/metrics", [&m] { return control::HttpResponse::metrics(m.metrics_text()); });
   m.control.get("/flows", [&m] { return control::HttpResponse::json(m.flows_json()); });
+  // Operator actions. Promote still goes through the arbiter; fence is immediate.
+  m.control.post("/promote", [&m](const control::PostRequest&) {
+    if (!m.role)
+      return control::HttpResponse::json(R"({"ok":false,"message":"standalone: nothing to promote"})", 409);
+    const MonoTime now = mono_now();
+    const auto r = m.role->promote(now);
+    spdlog::info("operator promote {}", fields({{"ok", r.ok ? "true" : "false"}, {"message", r.message}}));
+    m.run_actions(now);
+    boost::json::object o{{"ok", r.ok}, {"message", r.message}, {"state", failover::to_string(m.state())}};
+    return control::HttpResponse::json(boost::json::serialize(o), r.ok ? 200 : 409);
+  });
+  m.control.post("/fence", [&m](const control::PostRequest&) {
+    if (!m.role)
+      return control::HttpResponse::json(R"({"ok":false,"message":"standalone: nothing to fence"})", 409);
+    const MonoTime now = mono_now();
+    const auto r = m.role->fence(now);
+    spdlog::warn("operator fence {}", fields({{"ok", r.ok ? "true" : "false"}, {"message", r.message}}));
+    m.run_actions(now);
+    boost::json::object o{{"ok", r.ok}, {"message", r.message}, {"state", failover::to_string(m.state())}};
+    return control::HttpResponse::json(boost::json::serialize(o), r.ok ? 200 : 409);
+  });
   std::string err;
   if (!m.control.start(m.cfg.control.listen, err)) {
     error = "control.listen: " + err;
