@@ -1,6 +1,11 @@
 // ftproxy: the replication proxy. Runs in the foreground until SIGINT/SIGTERM.
+#include <sched.h>
+#include <sys/mman.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -74,6 +79,21 @@ int main(int argc, char** argv) {
   if (!cfg) return kExitConfig;
 
   control::setup_logging(cfg->logging, "ftproxy[" + cfg->node.name + "]");
+  // Failure detection works in tens of milliseconds: like corosync and keepalived, run
+  // with a real-time priority and locked memory so a busy machine or paging cannot make
+  // the proxy look dead to its peer.
+  if (cfg->node.realtime_priority > 0) {
+    sched_param sp{};
+    sp.sched_priority = static_cast<int>(cfg->node.realtime_priority);
+    if (sched_setscheduler(0, SCHED_RR, &sp) != 0) {
+      spdlog::warn("real-time scheduling not available {}",
+                   control::fields(
+                       {{"priority", std::to_string(sp.sched_priority)}, {"error", std::strerror(errno)}}));
+    }
+    if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
+      spdlog::warn("memory not locked {}", control::fields({{"error", std::strerror(errno)}}));
+    }
+  }
   boost::asio::io_context io(1);
   node::Node node(io, *cfg);
   std::string error;

@@ -316,6 +316,7 @@ void read_node(SectionReader r, NodeSection& out) {
     out.role = role == "primary" ? Role::primary : role == "backup" ? Role::backup : Role::standalone;
   }
   r.integer("epoch", out.epoch, 1, std::int64_t{1} << 62);
+  r.integer("realtime_priority", out.realtime_priority, 0, 99);
   r.finish();
 }
 

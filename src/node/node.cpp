@@ -28,8 +28,10 @@
 #include "ftproxy/failover/role_machine.hpp"
 #include "ftproxy/io/offload.hpp"
 #include "ftproxy/node/neighbours.hpp"
+#include "ftproxy/node/output_replay.hpp"
 #include "ftproxy/packet/builder.hpp"
 #include "ftproxy/packet/checksum.hpp"
+#include "ftproxy/packet/serial.hpp"
 #include "ftproxy/replication/channel.hpp"
 #include "ftproxy/replication/flow_meta.hpp"
 #include "ftproxy/replication/output_gate.hpp"
@@ -226,7 +228,8 @@ struct Node::Impl {
   std::unique_ptr<replication::OutputGate> gate;       // primary
   std::unique_ptr<tcp::SeqTranslator> translator;      // backup
   NeighbourTable neighbours;
-  TxBatch inject;  // backup: frames bound for int
+  OutputReplay replay;  // backup: suppressed server outputs, replayed at takeover
+  TxBatch inject;       // backup: frames bound for int
   bool resume_posted = false;
   failover::GarpSchedule garp;
   LagSamples lag_samples;  // primary: (seq, queued at)
@@ -720,7 +723,10 @@ struct Node::Impl {
         answer_arp(f);
         continue;
       }
-      if (f.l4 == packet::L4Kind::tcp) releasable |= translator->on_server_output(views[i].bytes(), f, now);
+      if (f.l4 == packet::L4Kind::tcp) {
+        releasable |= translator->on_server_output(views[i].bytes(), f, now);
+        if (f.payload_len > 0 || (f.tcp.flags & packet::kTcpFin)) replay.remember(views[i].bytes());
+      }
       ++counters.outputs_suppressed;
     }
     if (releasable || translator->has_queued()) flush_inject();
@@ -853,9 +859,26 @@ struct Node::Impl {
   void takeover(MonoTime now) {
     if (receiver) receiver->stop();
     flush_inject();
+    replay_unacknowledged(now);
     garp.start(now);
     send_due_garps(now);
     resume(ext);
+  }
+
+  // Sends the suppressed outputs the client has not acknowledged, translated (see
+  // output_replay.hpp). Frames of flows the translator no longer tracks are skipped.
+  void replay_unacknowledged(MonoTime now) noexcept {
+    replay.replay_and_clear([&](std::span<std::uint8_t> frame) {
+      packet::ParsedFrame f;
+      if (packet::parse_frame(frame, f) != packet::ParseStatus::ok || f.l4 != packet::L4Kind::tcp) return;
+      const tcp::Flow* flow = translator->flows().find(packet::flow_key(f).reversed());
+      if (flow == nullptr || !flow->delta_known) return;
+      const std::uint32_t end = f.tcp.seq + f.payload_len + ((f.tcp.flags & packet::kTcpFin) ? 1u : 0u);
+      if (flow->client_acked_set && packet::seq_le(end, flow->client_acked)) return;  // the client has it
+      if (translator->translate_out(frame, f, now) != tcp::OutboundDecision::forward) return;
+      io::ConstPacketView v(frame.data(), static_cast<std::uint32_t>(frame.size()));
+      if (send(ext, std::span<const io::ConstPacketView>(&v, 1)) == 1) ++counters.takeover_replayed;
+    });
   }
 
   // LIVE from PRIMARY: release what is held, stop logging.
@@ -1081,6 +1104,7 @@ struct Node::Impl {
     fwd["outputs_suppressed"] = counters.outputs_suppressed;
     fwd["fenced_drops"] = counters.fenced_drops;
     fwd["garps_sent"] = counters.garps_sent;
+    fwd["takeover_replayed"] = counters.takeover_replayed;
     fwd["arp_answered"] = counters.arp_answered;
     fwd["arp_unanswered"] = counters.arp_unanswered;
     boost::json::object perr;

@@ -54,6 +54,14 @@ void note_client_sent(Flow& flow, const packet::ParsedFrame& f) noexcept {
     flow.client_nxt = end;
     flow.client_nxt_set = true;
   }
+  if (has(f, kTcpAck) && flow.delta_known) {
+    std::uint32_t ack = f.tcp.ack + flow.seq_delta;
+    if (packet::seq_gt(ack, flow.snd_nxt_backup)) ack = flow.snd_nxt_backup;
+    if (!flow.client_acked_set || packet::seq_gt(ack, flow.client_acked)) {
+      flow.client_acked = ack;
+      flow.client_acked_set = true;
+    }
+  }
 }
 
 // A retransmission of client data the backup server already received. The client may
@@ -165,6 +173,7 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
 
   if (stale_retransmit(*flow, f)) {
     apply_in(frame, f, *flow, true);
+    note_client_sent(*flow, f);
     ++c_.stale_retransmits;
     ++c_.translated_in;
     return InboundDecision::forward;

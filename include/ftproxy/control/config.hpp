@@ -23,10 +23,11 @@ struct Endpoint {
 };
 
 struct NodeSection {
-  std::string name;              // required, [A-Za-z0-9_.-]{1,64}
-  Role role = Role::standalone;  // required
-  std::string cluster;           // required, [A-Za-z0-9_.-]{1,64}
-  std::uint64_t epoch = 1;       // the pair's arbitration epoch (>= 1); both sides use the same
+  std::string name;                      // required, [A-Za-z0-9_.-]{1,64}
+  Role role = Role::standalone;          // required
+  std::string cluster;                   // required, [A-Za-z0-9_.-]{1,64}
+  std::uint32_t realtime_priority = 10;  // SCHED_RR priority of the proxy (0 = normal scheduling)
+  std::uint64_t epoch = 1;               // the pair's arbitration epoch (>= 1); both sides use the same
 };
 
 struct PortsSection {

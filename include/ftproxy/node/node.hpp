@@ -52,8 +52,9 @@ struct ForwardCounters {
   std::uint64_t arp_answered = 0;         // backup: server ARP requests answered
   std::uint64_t arp_unanswered = 0;       // backup: server ARP requests for unknown neighbours
   std::uint64_t garps_sent = 0;
-  std::uint64_t translate_drops = 0;  // frames the translator dropped (see tcp counters)
-  std::uint64_t failovers = 0;        // transitions to live
+  std::uint64_t takeover_replayed = 0;  // suppressed outputs re-sent at takeover (unacked by the client)
+  std::uint64_t translate_drops = 0;    // frames the translator dropped (see tcp counters)
+  std::uint64_t failovers = 0;          // transitions to live
   std::uint64_t parse_errors[static_cast<std::size_t>(packet::ParseStatus::count_)] = {};
 };
 

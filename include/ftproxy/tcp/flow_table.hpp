@@ -53,6 +53,8 @@ struct Flow {
   std::uint32_t snd_nxt_backup = 0;  // one past the highest seq the backup server sent
   bool client_nxt_set = false;
   std::uint32_t client_nxt = 0;  // one past the highest client seq forwarded to the backup server
+  bool client_acked_set = false;
+  std::uint32_t client_acked = 0;  // highest client ack forwarded, in the backup server's space
   bool paws_floor_set = false;
   std::uint32_t paws_floor = 0;  // highest TSval released to the client on this flow
 
