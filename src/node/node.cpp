@@ -235,6 +235,7 @@ struct Node::Impl {
   LagSamples lag_samples;  // primary: (seq, queued at)
   MonoTime last_lag_sample{0};
   HealthProbe probe;
+  MonoTime last_tick_at{0};
   MonoTime next_link_check{0};
   std::string fencing_owner;
   std::uint64_t fencing_token = 0;
@@ -977,10 +978,21 @@ struct Node::Impl {
     if (receiver) {
       receiver->tick(now);
       if (role && receiver->last_heard() > MonoTime::zero()) role->peer_heard(receiver->last_heard());
+      // Paused by our own backpressure, the receiver leaves the primary's records unread
+      // in the socket: the primary is sending, we are the slow side. Its silence only
+      // counts once we read again and nothing more comes.
+      if (role && receiver->paused()) role->peer_heard(now);
     }
-    if (role) {
+    // After a stall of this process (the tick itself came late) heartbeats that arrived in
+    // time may still sit unread in the log socket: let the loop read them before judging
+    // the peer silent, so our own stall never looks like the peer's death.
+    const bool stalled = last_tick_at > MonoTime::zero() && now - last_tick_at > 4 * kTick;
+    last_tick_at = now;
+    if (role && !stalled) {
       role->tick(now);
       run_actions(now);
+    } else if (stalled) {
+      ++counters.stalled_ticks;
     }
     if (translator) {
       if (translator->has_queued()) flush_inject();
@@ -1105,6 +1117,7 @@ struct Node::Impl {
     fwd["fenced_drops"] = counters.fenced_drops;
     fwd["garps_sent"] = counters.garps_sent;
     fwd["takeover_replayed"] = counters.takeover_replayed;
+    fwd["stalled_ticks"] = counters.stalled_ticks;
     fwd["arp_answered"] = counters.arp_answered;
     fwd["arp_unanswered"] = counters.arp_unanswered;
     boost::json::object perr;

@@ -55,6 +55,7 @@ struct ForwardCounters {
   std::uint64_t takeover_replayed = 0;  // suppressed outputs re-sent at takeover (unacked by the client)
   std::uint64_t translate_drops = 0;    // frames the translator dropped (see tcp counters)
   std::uint64_t failovers = 0;          // transitions to live
+  std::uint64_t stalled_ticks = 0;      // late ticks (this process stalled): peer-silence check deferred
   std::uint64_t parse_errors[static_cast<std::size_t>(packet::ParseStatus::count_)] = {};
 };
 
