@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Client and report of the failover demo (scripts/demo.sh).
 
-  demo_client.py run --host H --port P --seconds S --out FILE [--proxy NAME=NETNS ...] [--color]
+  demo_client.py run --host H --port P --seconds S --out FILE [--proxy NAME=NETNS ...]
+                    [--rate R] [--color]
       One TCP connection to a Redis server, never reopened: SET k<i> v<i> then GET k<i>
-      for i = 1, 2, ... for S seconds. Prints a header and one row per second: elapsed
+      for i = 1, 2, ... for S seconds (at most R requests/s when R > 0). Prints a header and one row per second: elapsed
       time, requests/s, the last acknowledged i, the connection's local port and the
       state of each proxy (its /status, read from inside NETNS by a side thread so the
       request loop never waits for it). Then reads every acknowledged key back over the
@@ -29,6 +30,8 @@ import time
 CONTROL_URL = "http://127.0.0.1:9100/status"
 VERIFY_BATCH = 1000
 MAX_VERIFY_KEYS = 2_000_000  # bound on the read-back (far above what 30 s can write)
+GAP_RECORD_S = 0.02  # waits for a reply at least this long are kept, to find the takeover's
+MAX_GAPS = 10_000
 
 
 class Paint:
@@ -119,23 +122,46 @@ class ProxyStates(threading.Thread):
         self.stopping = threading.Event()
 
     @staticmethod
-    def read(netns):
+    def parse(returncode, out):
+        if returncode != 0:
+            return "down"
         try:
-            out = subprocess.run(["ip", "netns", "exec", netns, "curl", "-sf", "--max-time", "0.5", CONTROL_URL],
-                                 capture_output=True, timeout=2, check=False)
-            if out.returncode != 0:
-                return "down"
-            return json.loads(out.stdout).get("state", "?")
-        except (OSError, subprocess.SubprocessError, ValueError):
+            return json.loads(out).get("state", "?")
+        except ValueError:
             return "down"
 
     def poll(self):
+        # Both proxies at once: a row must not show one proxy's state a poll late.
+        procs = []
         for name, netns in self.proxies:
-            self.states[name] = self.read(netns)
+            try:
+                procs.append((name, subprocess.Popen(
+                    ["ip", "netns", "exec", netns, "curl", "-sf", "--max-time", "0.5", CONTROL_URL],
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)))
+            except OSError:
+                self.states[name] = "down"
+        for name, proc in procs:
+            try:
+                out, _ = proc.communicate(timeout=2)
+                self.states[name] = self.parse(proc.returncode, out)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                self.states[name] = "down"
 
     def run(self):
-        while not self.stopping.wait(0.2):
+        while not self.stopping.wait(0.1):
             self.poll()
+
+
+def note_gap(summary, last, now):
+    """Records the wait for one reply: the longest, and every one >= GAP_RECORD_S."""
+    gap = now - last
+    if gap > summary["max_gap_s"]:
+        summary.update(max_gap_s=gap, max_gap_from=last, max_gap_to=now)
+    if gap >= GAP_RECORD_S and len(summary["gaps"]) < MAX_GAPS:
+        summary["gaps"].append([last, now])
+    return now
 
 
 def run(a):
@@ -144,8 +170,8 @@ def run(a):
     poller = ProxyStates(proxies)
     poller.poll()  # the first row shows real states, not placeholders
     poller.start()
-    summary = {"acked": 0, "error": None, "local_port_start": None, "local_port_end": None,
-               "server_addr": None, "server_age_s": None, "max_gap_s": 0.0, "max_gap_from": None, "max_gap_to": None,
+    summary = {"rate": a.rate, "acked": 0, "error": None, "local_port_start": None, "local_port_end": None,
+               "server_addr": None, "server_age_s": None, "max_gap_s": 0.0, "max_gap_from": None, "max_gap_to": None, "gaps": [],
                "start": None, "last_reply": None, "rows": [], "verified": 0, "verify_missing": 0, "verify_wrong": 0,
                "verify_error": None, "verify_s": 0.0}
     try:
@@ -165,6 +191,7 @@ def run(a):
 
     start = time.time()
     summary["start"] = start
+    next_due = start
     last_reply = start
     i = acked = 0
     second = 1
@@ -188,15 +215,9 @@ def run(a):
         key, value = f"k{i}", f"v{i}".encode()
         try:
             ok = conn.call("SET", key, value)
-            t = time.time()
-            if t - last_reply > summary["max_gap_s"]:
-                summary.update(max_gap_s=t - last_reply, max_gap_from=last_reply, max_gap_to=t)
-            last_reply = t
+            last_reply = note_gap(summary, last_reply, time.time())
             got = conn.call("GET", key)
-            t = time.time()
-            if t - last_reply > summary["max_gap_s"]:
-                summary.update(max_gap_s=t - last_reply, max_gap_from=last_reply, max_gap_to=t)
-            last_reply = t
+            last_reply = note_gap(summary, last_reply, time.time())
         except (OSError, ConnectionError, RuntimeError, ValueError) as e:
             error = f"{type(e).__name__}: {e}"
             break
@@ -208,6 +229,12 @@ def run(a):
             break
         acked = i
         requests_this_second += 2
+        if a.rate > 0:
+            # Two requests per i. No catching up after a stall: the rows show it.
+            now = time.time()
+            next_due = max(next_due + 2 / a.rate, now - 0.01)
+            if next_due > now:
+                time.sleep(next_due - now)
     poller.stopping.set()
     summary["acked"] = acked
     summary["error"] = error
@@ -304,12 +331,22 @@ def report(a):
         fact(f"{b_name} live at", f"{rel(takeover)}  ({(takeover - kill_at) * 1000:.0f} ms after the kill)")
     else:
         fact(f"{b_name} live at", "never")
-    if c.get("max_gap_from") is not None:
+    # The takeover's stall: the longest wait that ended after the kill and began
+    # before the backup was live (or within a second of the kill).
+    until = (takeover if takeover is not None else kill_at) + 1.0
+    around = [g for g in c.get("gaps", []) if g[1] > kill_at and g[0] < until]
+    if around:
+        g = max(around, key=lambda g: g[1] - g[0])
+        fact("client stall at the takeover", f"{(g[1] - g[0]) * 1000:.0f} ms  ({rel(g[0])} .. {rel(g[1])})")
+    else:
+        fact("client stall at the takeover", f"none above {GAP_RECORD_S * 1000:.0f} ms")
+    if c.get("max_gap_from") is not None and not (around and c["max_gap_from"] == g[0]):
         fact("longest wait for a reply",
              f"{c['max_gap_s'] * 1000:.0f} ms  ({rel(c['max_gap_from'])} .. {rel(c['max_gap_to'])})")
     if before and after:
-        fact("requests/s before / after", f"{sum(before) // len(before)} / {sum(after) // len(after)}"
-             f"  (after: {b_name} alone, no log round trip)")
+        note = f"  (after: {b_name} serves alone, nothing logged)" if not c.get("rate") else \
+            f"  (paced at {c['rate']:.0f})"
+        fact("requests/s before / after", f"{sum(before) // len(before)} / {sum(after) // len(after)}{note}")
     fact("writes acknowledged", str(c["acked"]))
     if tcp:
         fact(f"{b_name} translated (seq/ts)",
@@ -375,6 +412,7 @@ def main():
     r.add_argument("--seconds", type=int, default=11)
     r.add_argument("--out", required=True)
     r.add_argument("--proxy", action="append", default=[], help="NAME=NETNS, in column order")
+    r.add_argument("--rate", type=float, default=0, help="requests per second at most (0 = as fast as possible)")
     r.add_argument("--stall-timeout", type=float, default=8.0, help="give up if one reply takes longer (s)")
     r.add_argument("--color", action="store_true")
     p = sub.add_parser("report")
