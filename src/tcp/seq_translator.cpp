@@ -114,6 +114,9 @@ SeqTranslator::SeqTranslator(const TranslatorLimits& limits) : limits_(limits), 
   slot_next_.assign(n, kNoIndex);
   slot_since_.assign(n, MonoTime{});
   slot_held_.assign(n, 0);
+  slot_gnext_.assign(n, kNoIndex);
+  slot_gprev_.assign(n, kNoIndex);
+  slot_flow_.assign(n, kNoIndex);
   for (std::size_t i = n; i-- > 0;) {
     slot_next_[i] = free_slot_;
     free_slot_ = static_cast<std::uint32_t>(i);
@@ -144,7 +147,7 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
     flow->client_isn = f.tcp.seq;
     table_.touch(*flow, now);
     // Rare (SYN retransmitted while later frames are queued), but the flow's order holds.
-    if (flow->q_len == 0) return InboundDecision::passthrough;
+    if (flow->q_len == 0 && !(limits_.global_order && g_count_ > 0)) return InboundDecision::passthrough;
   } else {
     if (flow == nullptr) {
       ++c_.untracked_in;
@@ -178,7 +181,7 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
     ++c_.translated_in;
     return InboundDecision::forward;
   }
-  if (flow->q_len > 0 || !flow->delta_known) {
+  if (flow->q_len > 0 || !flow->delta_known || (limits_.global_order && g_count_ > 0)) {
     const bool known = flow->delta_known;
     if (!enqueue(*flow, frame, now, false)) {
       ++c_.queue_full_drops;
@@ -331,49 +334,70 @@ OutboundDecision SeqTranslator::translate_out(std::span<std::uint8_t> frame, con
   return OutboundDecision::forward;
 }
 
+bool SeqTranslator::release_head(Flow& flow, MonoTime now, Emit emit) noexcept {
+  const std::uint32_t s = flow.q_head;
+  const std::span<std::uint8_t> frame(pool_.data() + std::size_t{s} * limits_.queue_slot_bytes, slot_len_[s]);
+  packet::ParsedFrame pf;
+  if (packet::parse_frame(frame, pf) != packet::ParseStatus::ok || pf.l4 != packet::L4Kind::tcp) {
+    // It parsed when queued; a copy that no longer does is lost data.
+    pop_head(flow);
+    ++c_.wait_drops;
+    return true;
+  }
+  if (!has(pf, kTcpAck)) {
+    // The client's SYN (queued behind other frames in global order) needs no
+    // translation, and the backup server must see it to ever learn the deltas.
+    emit.call(emit.ctx, frame);
+    pop_head(flow);
+    return true;
+  }
+  if (!flow.delta_known) {
+    if (now - slot_since_[s] < limits_.wait_timeout) return false;
+    pop_head(flow);
+    ++c_.wait_drops;
+    return true;
+  }
+  bool clamp = stale_retransmit(flow, pf);
+  if (clamp) ++c_.stale_retransmits;
+  if (!clamp && !has(pf, kTcpRst) && packet::seq_gt(pf.tcp.ack + flow.seq_delta, flow.snd_nxt_backup)) {
+    if (slot_held_[s] == 0) {
+      slot_held_[s] = 1;
+      ++c_.held_total;
+    }
+    if (now - slot_since_[s] < limits_.hold_timeout) return false;
+    // Releasing it unchanged or dropping it would both lose the payload; with the
+    // ack lowered to what the backup server has sent, Linux accepts the data and
+    // the client's next cumulative ack covers the rest.
+    ++c_.hold_timeouts;
+    clamp = true;
+  }
+  apply_in(frame, pf, flow, clamp);
+  note_client_sent(flow, pf);
+  ++c_.translated_in;
+  emit.call(emit.ctx, frame);
+  pop_head(flow);
+  return true;
+}
+
+std::size_t SeqTranslator::drain_global(MonoTime now, Emit emit) noexcept {
+  std::size_t emitted = 0;
+  while (g_head_ != kNoIndex) {
+    Flow& flow = table_.at(slot_flow_[g_head_]);  // the global head is its flow's head too
+    if (!release_head(flow, now, emit)) break;
+    ++emitted;
+  }
+  return emitted;
+}
+
 std::size_t SeqTranslator::drain_impl(MonoTime now, Emit emit) noexcept {
+  if (limits_.global_order) return drain_global(now, emit);
   std::size_t emitted = 0;
   std::uint32_t fi = queued_head_;
   while (fi != kNoIndex) {
     Flow& flow = table_.at(fi);
     const std::uint32_t next = flow.q_next;  // pop_head may unlink this flow
     while (flow.q_len > 0) {
-      const std::uint32_t s = flow.q_head;
-      const std::span<std::uint8_t> frame(pool_.data() + std::size_t{s} * limits_.queue_slot_bytes,
-                                          slot_len_[s]);
-      packet::ParsedFrame pf;
-      if (packet::parse_frame(frame, pf) != packet::ParseStatus::ok || pf.l4 != packet::L4Kind::tcp) {
-        // It parsed when queued; a copy that no longer does is lost data.
-        pop_head(flow);
-        ++c_.wait_drops;
-        continue;
-      }
-      if (!flow.delta_known) {
-        if (now - slot_since_[s] < limits_.wait_timeout) break;
-        pop_head(flow);
-        ++c_.wait_drops;
-        continue;
-      }
-      bool clamp = stale_retransmit(flow, pf);
-      if (clamp) ++c_.stale_retransmits;
-      if (!clamp && has(pf, kTcpAck) && !has(pf, kTcpRst) &&
-          packet::seq_gt(pf.tcp.ack + flow.seq_delta, flow.snd_nxt_backup)) {
-        if (slot_held_[s] == 0) {
-          slot_held_[s] = 1;
-          ++c_.held_total;
-        }
-        if (now - slot_since_[s] < limits_.hold_timeout) break;
-        // Releasing it unchanged or dropping it would both lose the payload; with the
-        // ack lowered to what the backup server has sent, Linux accepts the data and
-        // the client's next cumulative ack covers the rest.
-        ++c_.hold_timeouts;
-        clamp = true;
-      }
-      apply_in(frame, pf, flow, clamp);
-      note_client_sent(flow, pf);
-      ++c_.translated_in;
-      emit.call(emit.ctx, frame);
-      pop_head(flow);
+      if (!release_head(flow, now, emit)) break;
       ++emitted;
     }
     fi = next;
@@ -402,12 +426,33 @@ bool SeqTranslator::enqueue(Flow& flow, std::span<const std::uint8_t> frame, Mon
   }
   flow.q_tail = s;
   ++flow.q_len;
+  slot_flow_[s] = table_.index_of(flow);
+  slot_gnext_[s] = kNoIndex;
+  slot_gprev_[s] = g_tail_;
+  if (g_tail_ != kNoIndex) {
+    slot_gnext_[g_tail_] = s;
+  } else {
+    g_head_ = s;
+  }
+  g_tail_ = s;
+  ++g_count_;
   if (!flow.in_queued_list) link_queued(flow);
   return true;
 }
 
 void SeqTranslator::pop_head(Flow& flow) noexcept {
   const std::uint32_t s = flow.q_head;
+  if (slot_gprev_[s] != kNoIndex) {
+    slot_gnext_[slot_gprev_[s]] = slot_gnext_[s];
+  } else {
+    g_head_ = slot_gnext_[s];
+  }
+  if (slot_gnext_[s] != kNoIndex) {
+    slot_gprev_[slot_gnext_[s]] = slot_gprev_[s];
+  } else {
+    g_tail_ = slot_gprev_[s];
+  }
+  --g_count_;
   flow.q_head = slot_next_[s];
   if (flow.q_head == kNoIndex) flow.q_tail = kNoIndex;
   --flow.q_len;

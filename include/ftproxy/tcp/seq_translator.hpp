@@ -48,6 +48,12 @@ struct TranslatorLimits {
   std::uint32_t queue_pool_frames = 8192;      // frames queued across all flows
   std::uint32_t queue_slot_bytes = 2048;       // largest frame that can be queued
   MonoTime hold_timeout = milliseconds(2000);  // tcp.hold_ms
+  // Global order (default): once any TCP frame is queued, every later TCP frame of any
+  // flow queues behind it, so the backup server receives the flows' segments in exactly
+  // the log's order. Per-flow order only would let one flow overtake a held one, and a
+  // server that serves several clients on shared state (INCR on one key) would then
+  // apply their requests in another order than the primary did: divergence.
+  bool global_order = true;
   MonoTime wait_timeout = milliseconds(2000);  // max wait for a flow's deltas
 };
 
@@ -191,6 +197,16 @@ class SeqTranslator {
   std::vector<std::uint32_t> slot_next_;
   std::vector<MonoTime> slot_since_;     // when the frame was queued (or its wait ended)
   std::vector<std::uint8_t> slot_held_;  // already counted in held_total
+  // Global arrival order of queued slots (doubly linked), and each slot's flow.
+  std::vector<std::uint32_t> slot_gnext_;
+  std::vector<std::uint32_t> slot_gprev_;
+  std::vector<std::uint32_t> slot_flow_;
+  std::uint32_t g_head_ = kNoIndex;
+  std::uint32_t g_tail_ = kNoIndex;
+  std::size_t g_count_ = 0;
+  std::size_t drain_global(MonoTime now, Emit emit) noexcept;
+  // Releases the head slot of `flow` if it may go now; false when it must stay.
+  bool release_head(Flow& flow, MonoTime now, Emit emit) noexcept;
   std::uint32_t free_slot_ = kNoIndex;
   std::uint32_t queued_head_ = kNoIndex;  // flows with queued frames (Flow::q_prev/q_next)
   std::uint32_t queued_tail_ = kNoIndex;

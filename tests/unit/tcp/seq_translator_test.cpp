@@ -460,6 +460,7 @@ TEST_F(SeqTranslatorTest, WaitIsBoundedInTimeAndSpace) {
 TEST_F(SeqTranslatorTest, SharedPoolExhaustionIsCounted) {
   TranslatorLimits l = default_limits();
   l.queue_pool_frames = 2;
+  l.global_order = false;  // per-flow queues: each flow's first ACK waits on its own
   reset(l);
   const Handshake h;
   for (std::uint16_t port = 1; port <= 3; ++port) {
@@ -563,7 +564,46 @@ TEST_F(SeqTranslatorTest, StaleRetransmissionIsForwardedWithLoweredAckNotHeld) {
   EXPECT_EQ(tr->counters().divergence(), 0u);
 }
 
+// Global order (the default): a frame of another flow never overtakes a held one, so the
+// backup server sees the flows interleaved exactly as the primary's server did.
+TEST_F(SeqTranslatorTest, GlobalOrderKeepsTheLogsInterleavingAcrossFlows) {
+  const Handshake h;
+  TcpSpec a, b;
+  a.src_port = 1;
+  b.src_port = 2;
+  handshake(a, h);
+  handshake(b, h);
+  TcpSpec ra = a;  // flow a: acks 5 bytes the backup server has not sent yet -> held
+  ra.seq = h.client_isn + 1;
+  ra.ack = h.primary_isn + 6;
+  ra.payload = payload(7, 1);
+  Frame fa = build_tcp(ra);
+  ASSERT_EQ(in(fa), InboundDecision::hold);
+  TcpSpec rb = b;  // flow b: fine on its own, but logged after a's frame
+  rb.seq = h.client_isn + 1;
+  rb.ack = h.primary_isn + 1;
+  rb.payload = payload(7, 2);
+  Frame fb = build_tcp(rb);
+  ASSERT_EQ(in(fb), InboundDecision::hold);
+  TcpSpec c;  // a new connection's SYN queues too: accept order is part of the state
+  c.src_port = 3;
+  Frame sc = client_syn(c, h);
+  ASSERT_EQ(in(sc), InboundDecision::wait);
+  EXPECT_TRUE(drain().empty());
+  backup_sends(a, h.backup_isn + 1, 5, h.client_isn + 1);
+  const auto got = drain();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(parse(got[0]).tcp.src_port, 1);
+  EXPECT_EQ(parse(got[1]).tcp.src_port, 2);
+  EXPECT_EQ(parse(got[2]).tcp.src_port, 3);
+  EXPECT_EQ(parse(got[2]).tcp.flags & kSyn, kSyn);
+  EXPECT_EQ(tr->counters().divergence(), 0u);
+}
+
 TEST_F(SeqTranslatorTest, AHeldFlowDoesNotBlockOtherFlows) {
+  TranslatorLimits per_flow = default_limits();
+  per_flow.global_order = false;  // this test is about per-flow queues
+  reset(per_flow);
   const Handshake h;
   TcpSpec a, b;
   a.src_port = 1111;
@@ -770,6 +810,7 @@ TEST_F(SeqTranslatorTest, NewSynOnAClosedFlowStartsAFreshIncarnation) {
 TEST_F(SeqTranslatorTest, FullTableRefusesNewSynAndEvictionDropsQueuedFramesCounted) {
   TranslatorLimits l = default_limits();
   l.flows.max_flows = 2;
+  l.global_order = false;  // per-flow queues, so each flow's queued frames are its own
   reset(l);
   const Handshake h;
   TcpSpec a, b, d;
