@@ -699,4 +699,33 @@ void EtcdArbiter::latest(const std::string& cluster, ReadCallback done) {
       std::move(done));
 }
 
+ArbiterResult test_and_set_blocking(const EtcdArbiterOptions& options, const std::string& cluster,
+                                    std::uint64_t epoch, const std::string& candidate) {
+  asio::io_context io;
+  EtcdArbiter arbiter(io, options);
+  ArbiterResult out;
+  arbiter.test_and_set(cluster, epoch, candidate, [&out](ArbiterResult r) { out = std::move(r); });
+  io.run();
+  return out;
+}
+
+ArbiterRead read_blocking(const EtcdArbiterOptions& options, const std::string& cluster,
+                          std::uint64_t epoch) {
+  asio::io_context io;
+  EtcdArbiter arbiter(io, options);
+  ArbiterRead out;
+  arbiter.read(cluster, epoch, [&out](ArbiterRead r) { out = std::move(r); });
+  io.run();
+  return out;
+}
+
+ArbiterRead latest_blocking(const EtcdArbiterOptions& options, const std::string& cluster) {
+  asio::io_context io;
+  EtcdArbiter arbiter(io, options);
+  ArbiterRead out;
+  arbiter.latest(cluster, [&out](ArbiterRead r) { out = std::move(r); });
+  io.run();
+  return out;
+}
+
 }  // namespace ftproxy::arbiter

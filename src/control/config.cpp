@@ -448,6 +448,11 @@ void read_arbiter_client(SectionReader r, ArbiterClientSection& out) {
   r.integer("timeout_ms", out.timeout_ms, 1, 60000);
   r.integer("retry_ms", out.retry_ms, 1, 60000);
   r.str("key_file", out.key_file);
+  r.str("username", out.username);
+  r.str("password_file", out.password_file);
+  if (!out.username.empty() && out.password_file.empty())
+    r.error("password_file", "required when arbiter.username is set");
+  if (!out.username.empty() && out.backend != "etcd") r.error("username", "only the etcd backend has users");
   r.finish();
 }
 

@@ -20,6 +20,7 @@
 #include <boost/json.hpp>
 
 #include "ftproxy/arbiter/embedded_client.hpp"
+#include "ftproxy/arbiter/etcd_arbiter.hpp"
 #include "ftproxy/common/time.hpp"
 #include "ftproxy/control/http_server.hpp"
 #include "ftproxy/control/logging.hpp"
@@ -306,11 +307,26 @@ struct Node::Impl {
     arbiter::EmbeddedClientOptions ao;
     for (const auto& e : cfg.arbiter.endpoints) ao.endpoints.push_back({e.host, e.port});
     ao.timeout = std::chrono::milliseconds(cfg.arbiter.timeout_ms);
-    if (cfg.arbiter.backend != "embedded") {
+    if (cfg.arbiter.backend == "etcd") {
+      arbiter::EtcdArbiterOptions eo;
+      for (const auto& e : cfg.arbiter.endpoints) eo.endpoints.push_back({e.host, e.port});
+      eo.timeout = std::chrono::milliseconds(cfg.arbiter.timeout_ms);
+      if (!cfg.arbiter.username.empty()) {
+        auto pw = arbiter::load_etcd_password_file(cfg.arbiter.password_file, error);
+        if (!pw) {
+          error = "arbiter.password_file: " + error;
+          return false;
+        }
+        eo.username = cfg.arbiter.username;
+        eo.password = std::move(*pw);
+      }
+      arbiter = std::make_unique<arbiter::EtcdArbiter>(io, std::move(eo));
+    } else if (cfg.arbiter.backend == "embedded") {
+      arbiter = std::make_unique<arbiter::EmbeddedClient>(io, std::move(ao));
+    } else {
       error = "arbiter.backend: '" + cfg.arbiter.backend + "' is not available in this build";
       return false;
     }
-    arbiter = std::make_unique<arbiter::EmbeddedClient>(io, std::move(ao));
 
     if (primary) {
       replication::OutputGateConfig gc;

@@ -79,6 +79,14 @@ class EtcdArbiter final : public Arbiter {
   std::shared_ptr<Shared> shared_;
 };
 
+// Blocking forms for command-line tools (ftproxyctl), overloads of the embedded client's:
+// run a private io_context until the answer arrives (at most options.timeout plus name
+// resolution). Never call them from a thread that runs an io_context.
+ArbiterResult test_and_set_blocking(const EtcdArbiterOptions& options, const std::string& cluster,
+                                    std::uint64_t epoch, const std::string& candidate);
+ArbiterRead read_blocking(const EtcdArbiterOptions& options, const std::string& cluster, std::uint64_t epoch);
+ArbiterRead latest_blocking(const EtcdArbiterOptions& options, const std::string& cluster);
+
 // The wire format: pure functions, exposed for unit tests. Bodies are JSON text; `status`
 // is the HTTP status. Parsers never throw: a body they cannot understand gives
 // `unavailable` with a message (prefixed by nothing: the caller adds the endpoint).

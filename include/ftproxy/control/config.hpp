@@ -77,6 +77,8 @@ struct ArbiterClientSection {
   std::uint32_t timeout_ms = 200;    // per request
   std::uint32_t retry_ms = 50;       // first retry back-off (doubles up to 1 s)
   std::string key_file;              // embedded: per-cluster key
+  std::string username;              // etcd: user for etcd's auth ("" = auth off)
+  std::string password_file;         // etcd: file holding that user's password (mode 0600)
 };
 
 struct GarpSection {

@@ -9,14 +9,15 @@
 //   `lost` naming the winner, both with the same fencing token, and a read after the
 //   race must show that owner and token. A candidate answered `unavailable` asks again
 //   (every 20 ms) for at most --retry-for-ms.
-// --expect unavailable: each candidate asks once per epoch; nobody may win (a quorum is
-//   gone). `lost` is tolerated only if it names the other candidate... no: it is a
-//   violation too, since no decision may be visible without a quorum.
+// --expect unavailable: each candidate asks once per epoch; both must be answered
+//   `unavailable` (a quorum is gone: no decision, won or lost, may be given).
 // Prints one JSON summary line on stdout; violations (first 20) on stderr.
 // Exit 0 when every epoch met the expectation, 1 otherwise, 2 on usage errors.
+#include <algorithm>
 #include <barrier>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -60,7 +61,8 @@ std::optional<Args> parse_args(int argc, char** argv) {
           if (item.rfind("http://", 0) == 0) item = item.substr(7);
           std::size_t colon = item.rfind(':');
           if (colon == std::string::npos) return std::nullopt;
-          a.endpoints.push_back({item.substr(0, colon), static_cast<std::uint16_t>(std::stoul(item.substr(colon + 1)))});
+          a.endpoints.push_back(
+              {item.substr(0, colon), static_cast<std::uint16_t>(std::stoul(item.substr(colon + 1)))});
           if (comma == std::string::npos) break;
           start = comma + 1;
         }
@@ -108,7 +110,8 @@ class Candidate {
       io_.restart();
       io_.run();
       out.result = r.value_or(ArbiterResult{});
-      if (out.result.kind != ArbiterResult::Kind::unavailable || a.expect_unavailable || Clock::now() >= give_up)
+      if (out.result.kind != ArbiterResult::Kind::unavailable || a.expect_unavailable ||
+          Clock::now() >= give_up)
         return out;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));  // back-off between real requests
     }
@@ -145,7 +148,8 @@ int main(int argc, char** argv) {
   oa.timeout = a.timeout;
   EtcdArbiterOptions ob = oa;
   // B enters the cluster through another member than A: the race crosses Raft.
-  if (ob.endpoints.size() > 1) std::rotate(ob.endpoints.begin(), ob.endpoints.begin() + 1, ob.endpoints.end());
+  if (ob.endpoints.size() > 1)
+    std::rotate(ob.endpoints.begin(), ob.endpoints.begin() + 1, ob.endpoints.end());
   Candidate ca("cand-a", oa), cb("cand-b", ob);
 
   std::vector<Outcome> ra(a.count), rb(a.count);
@@ -184,7 +188,8 @@ int main(int argc, char** argv) {
       if (first_message.empty()) first_message = o->result.message;
     }
     if (a.expect_unavailable) {
-      if (x.result.kind != ArbiterResult::Kind::unavailable || y.result.kind != ArbiterResult::Kind::unavailable)
+      if (x.result.kind != ArbiterResult::Kind::unavailable ||
+          y.result.kind != ArbiterResult::Kind::unavailable)
         violation(epoch, "answered without a quorum: a=" + describe(x) + " b=" + describe(y));
       continue;
     }
@@ -203,16 +208,21 @@ int main(int argc, char** argv) {
       continue;
     }
     ArbiterRead r = (a_won ? cb : ca).read(a, epoch);
-    if (r.kind != ArbiterRead::Kind::decided || r.owner != winner || r.fencing_token != x.result.fencing_token)
-      violation(epoch, "read after the race disagrees: " + std::string(to_string(r.kind)) + "(" + r.owner + "," +
-                           std::to_string(r.fencing_token) + ") " + r.message);
+    if (r.kind != ArbiterRead::Kind::decided || r.owner != winner ||
+        r.fencing_token != x.result.fencing_token)
+      violation(epoch, "read after the race disagrees: " + std::string(to_string(r.kind)) + "(" + r.owner +
+                           "," + std::to_string(r.fencing_token) + ") " + r.message);
   }
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-  boost::json::object summary{{"epochs", a.count},          {"from", a.from},
+  boost::json::object summary{{"epochs", a.count},
+                              {"from", a.from},
                               {"expect", a.expect_unavailable ? "unavailable" : "decided"},
-                              {"violations", violations},   {"wins_a", wins_a},
-                              {"wins_b", wins_b},           {"unavailable_answers", unavailable},
-                              {"asks", asks},               {"ms", ms},
+                              {"violations", violations},
+                              {"wins_a", wins_a},
+                              {"wins_b", wins_b},
+                              {"unavailable_answers", unavailable},
+                              {"asks", asks},
+                              {"ms", ms},
                               {"first_unavailable_message", first_message}};
   std::cout << boost::json::serialize(summary) << std::endl;
   return violations == 0 ? 0 : 1;
