@@ -32,4 +32,5 @@ echo "False-failover soak: ${SECS}s, $(nproc) busy loops, $(jq -r .acked "$TOPO_
 echo "- transitions (false failovers): $n"
 echo "- states: primary $(jq -r .state <<<"$p"), backup $(jq -r .state <<<"$b")"
 echo "- client: $(jq -c '{error, max_gap_s}' "$TOPO_DIR/kv.json")"
-jq -c '.failover.transitions[]' <<<"$p" <<<"$b" 2>/dev/null || true
+jq -c '.failover.transitions[]' <<<"$p" 2>/dev/null || true
+jq -c '.failover.transitions[]' <<<"$b" 2>/dev/null || true
