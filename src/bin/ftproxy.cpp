@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (vm.count("version")) {
-    std::cout << "ftproxy " << FTPROXY_VERSION << "\n";
+    std::cout << "ftproxy " << FTPROXY_VERSION << " (backends: pcap pcap-file memory"
+              << (FTPROXY_HAVE_DPDK ? " dpdk" : "") << ")\n";
     return kExitOk;
   }
   if (vm.count("check-config")) {

@@ -294,6 +294,27 @@ bool read_file(const std::string& path, std::string& out, std::vector<std::strin
 
 constexpr std::int64_t kU32Max = 0xFFFFFFFF;
 
+void read_dpdk(SectionReader r, DpdkSection& out) {
+  if (const auto* n = r.node("eal_args", toml::node_type::array)) {
+    const auto& arr = *n->as_array();
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+      const auto* s = arr[i].as_string();
+      if (s == nullptr) {
+        r.error(fmt::format("eal_args[{}]", i),
+                fmt::format("expected string, got {}", type_name(arr[i].type())));
+        continue;
+      }
+      out.eal_args.push_back(s->get());
+    }
+  }
+  r.str("ext_device", out.ext_device);
+  r.str("int_device", out.int_device);
+  r.integer("mbufs", out.mbufs, 255, 1048575);
+  r.integer("rx_desc", out.rx_desc, 64, 16384);
+  r.integer("tx_desc", out.tx_desc, 64, 16384);
+  r.finish();
+}
+
 void read_logging(SectionReader r, LoggingSection& out) {
   r.enumeration("level", out.level, {"trace", "debug", "info", "warn", "error"});
   r.enumeration("format", out.format, {"text", "json"});
@@ -496,7 +517,8 @@ std::optional<ProxyConfig> parse_proxy_config(std::string_view toml_text, const 
   ProxyConfig c;
   c.source_path = source_name;
   DocumentReader doc(
-      *root, {"node", "ports", "control", "service", "log", "failover", "arbiter", "garp", "tcp", "logging"},
+      *root,
+      {"node", "ports", "control", "service", "log", "failover", "arbiter", "garp", "tcp", "dpdk", "logging"},
       errors);
   if (!root->contains("node")) errors.emplace_back("node: required section");
   if (!root->contains("ports")) errors.emplace_back("ports: required section");
@@ -510,6 +532,7 @@ std::optional<ProxyConfig> parse_proxy_config(std::string_view toml_text, const 
   read_arbiter_client(doc.section("arbiter"), c.arbiter);
   read_garp(doc.section("garp"), c.garp);
   read_tcp(doc.section("tcp"), c.tcp);
+  read_dpdk(doc.section("dpdk"), c.dpdk);
   read_logging(doc.section("logging"), c.logging);
   check_role_requirements(c, errors);
   if (errors.size() != errors_before) return std::nullopt;

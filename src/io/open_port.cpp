@@ -1,6 +1,10 @@
 #include <string>
 
 #include "backends.hpp"
+#include "ftproxy_build_config.hpp"
+#if FTPROXY_HAVE_DPDK
+#include "dpdk_port.hpp"
+#endif
 #include "ftproxy/io/offload.hpp"
 #include "ftproxy/io/packet_io.hpp"
 
@@ -55,8 +59,17 @@ std::unique_ptr<PacketIo> open_port(const PortOptions& opts, std::string& error,
     return detail::open_pcap_live_port(opts, error);
   }
   if (opts.backend == "dpdk") {
+#if FTPROXY_HAVE_DPDK
+    // An af_packet vdev reads the kernel interface: GRO/LRO there would hand it merged frames.
+    if (opts.dpdk_device.empty() && !opts.name.empty() &&
+        !apply_offload_policy(opts.name, opts.offloads, report, error)) {
+      return nullptr;
+    }
+    return detail::open_dpdk_port(opts, error);
+#else
     error = "port '" + opts.name + "': the dpdk backend is not available in this build";
     return nullptr;
+#endif
   }
   error = "port '" + opts.name + "': unknown backend '" + opts.backend +
           "' (expected pcap, pcap-file, memory or dpdk)";

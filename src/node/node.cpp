@@ -138,7 +138,8 @@ struct PortSlot {
   std::optional<asio::posix::stream_descriptor> readiness;  // wraps port->wait_fd(), not owned
   std::optional<asio::steady_timer> poll_timer;             // for ports without a wait fd
   bool waiting = false;
-  bool paused = false;  // backpressure: not read until resumed
+  bool paused = false;           // backpressure: not read until resumed
+  std::uint32_t idle_polls = 0;  // consecutive empty polls of a port without a wait fd
 };
 
 // A batch of frames copied into node-owned slots, sent with one tx_burst.
@@ -256,6 +257,11 @@ struct Node::Impl {
     opts.ring_bytes = cfg.ports.ring_mb << 20;
     opts.burst = cfg.ports.burst;
     opts.offloads = cfg.ports.offloads;
+    opts.eal_args = cfg.dpdk.eal_args;
+    opts.dpdk_device = (&slot == &ext) ? cfg.dpdk.ext_device : cfg.dpdk.int_device;
+    opts.mbufs = cfg.dpdk.mbufs;
+    opts.rx_desc = static_cast<std::uint16_t>(cfg.dpdk.rx_desc);
+    opts.tx_desc = static_cast<std::uint16_t>(cfg.dpdk.tx_desc);
     io::OffloadReport report;
     std::string err;
     slot.port = io::open_port(opts, err, report);
@@ -1059,7 +1065,10 @@ struct Node::Impl {
         });
       }
     } else {
-      slot.poll_timer->expires_after(std::chrono::microseconds(50));
+      // Polled backends (dpdk, memory, pcap-file): 50 us while frames come, backing off to
+      // 800 us after idle polls, so an idle proxy does not spin a core.
+      const int shift = std::min<int>(static_cast<int>(slot.idle_polls / 32), 4);
+      slot.poll_timer->expires_after(std::chrono::microseconds(50 << shift));
       slot.poll_timer->async_wait([this, &slot](const boost::system::error_code& ec) {
         if (ec || !running) return;
         on_ready(slot);
@@ -1069,7 +1078,9 @@ struct Node::Impl {
 
   void on_ready(PortSlot& slot) {
     for (int i = 0; i < kBurstsPerTurn; ++i) {
-      if (pump(slot) < burst) {
+      const std::size_t n = pump(slot);
+      slot.idle_polls = n == 0 ? slot.idle_polls + 1 : 0;
+      if (n < burst) {
         if (!slot.paused) arm(slot);
         return;
       }

@@ -96,6 +96,15 @@ struct TcpSection {
   std::uint32_t hold_ms = 2000;           // max time a client segment is held at the backup
 };
 
+struct DpdkSection {
+  std::vector<std::string> eal_args;  // EAL argv (empty = --no-huge --no-pci af_packet defaults)
+  std::string ext_device;             // PCI address or vdev name for ext ("" = af_packet on ports.ext)
+  std::string int_device;             // ... for int ("" = af_packet on ports.int)
+  std::uint32_t mbufs = 4095;         // per-port mbuf pool, 255..1048575
+  std::uint32_t rx_desc = 1024;       // 64..16384
+  std::uint32_t tx_desc = 1024;       // 64..16384
+};
+
 struct LoggingSection {
   std::string level = "info";   // trace | debug | info | warn | error
   std::string format = "text";  // text | json
@@ -112,6 +121,7 @@ struct ProxyConfig {
   ArbiterClientSection arbiter;
   GarpSection garp;
   TcpSection tcp;
+  DpdkSection dpdk;
   LoggingSection logging;
 };
 

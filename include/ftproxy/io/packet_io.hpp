@@ -1,6 +1,6 @@
 // Packet I/O at burst granularity: one virtual call per burst, never per packet.
 // Backends: "pcap" (live libpcap capture + AF_PACKET injection), "pcap-file" (read a
-// capture as rx, write tx to a capture), "memory" (tests), later "dpdk". This header
+// capture as rx, write tx to a capture), "memory" (tests), "dpdk" (when built with DPDK). This header
 // includes neither pcap nor DPDK headers.
 //
 // Threading: a port is used by one thread. Ownership: rx_burst() hands out views into
@@ -14,6 +14,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "ftproxy/packet/addr.hpp"
 
@@ -94,6 +95,17 @@ struct PortOptions {
   std::uint32_t ring_bytes = 32u << 20;  // pcap kernel ring (2 MiB drops under load)
   std::uint32_t burst = 64;
   OffloadPolicy offloads = OffloadPolicy::disable;
+  // dpdk only. The EAL is process-wide: the first dpdk port opened initialises it with
+  // `eal_args` (argv without the program name); later ports must pass the same list or an
+  // empty one. Empty = safe defaults for a machine without hugepages or a DPDK NIC:
+  // -l <first allowed cpu> --no-huge --no-pci -m 256 --file-prefix=ftproxy-<pid>.
+  std::vector<std::string> eal_args;
+  // dpdk only: the ethdev to drive, by DPDK name (PCI address "0000:01:00.0" or a vdev
+  // declared in eal_args). Empty = attach an af_packet vdev to the interface `name`.
+  std::string dpdk_device;
+  std::uint32_t mbufs = 4095;    // dpdk: mbufs in this port's pool (2^n - 1 is best)
+  std::uint16_t rx_desc = 1024;  // dpdk: rx ring descriptors (adjusted to the device limits)
+  std::uint16_t tx_desc = 1024;  // dpdk: tx ring descriptors
 };
 
 // Opens a port. Control plane only: on failure returns nullptr and a message in `error`

@@ -1,0 +1,440 @@
+// "dpdk" backend: one ethdev rx/tx queue pair per port, polled (no wait fd). By default
+// each port hot-plugs an af_packet vdev onto its kernel interface, so the same config runs
+// on any Linux box; with eal_args and dpdk_device it drives a real NIC PMD.
+#include "dpdk_port.hpp"
+
+#include <net/if.h>
+#include <pthread.h>
+#include <rte_dev.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+
+#include "backends.hpp"
+
+namespace ftproxy::io {
+namespace {
+
+std::string rte_error(int err) {
+  return rte_strerror(err < 0 ? -err : err);
+}
+
+// The process-wide EAL: initialised by the first dpdk port, cleaned up at process exit
+// (after every port is closed: ports are destroyed before static objects).
+class Eal {
+ public:
+  static Eal& instance() {
+    static Eal eal;
+    return eal;
+  }
+
+  bool ensure(const std::vector<std::string>& requested, std::string& error) {
+    std::lock_guard lock(mu_);
+    if (ready_) {
+      if (!requested.empty() && requested != args_) {
+        error = "the DPDK EAL is already initialised with other eal_args (one EAL per process)";
+        return false;
+      }
+      return true;
+    }
+    if (!failure_.empty()) {
+      error = failure_;
+      return false;
+    }
+    const bool defaults = requested.empty();
+    args_ = defaults ? detail::default_eal_args() : requested;
+    argv_storage_.clear();
+    argv_storage_.push_back("ftproxy");
+    for (const auto& a : args_) argv_storage_.push_back(a);
+    std::vector<char*> argv;
+    for (auto& a : argv_storage_) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    // EAL pins the calling thread to the main lcore; with the defaults (no pinning asked
+    // for) the node thread keeps the CPUs it had, so two proxies do not fight over one core.
+    cpu_set_t before;
+    const bool have_affinity = pthread_getaffinity_np(pthread_self(), sizeof before, &before) == 0;
+    const int rc = rte_eal_init(static_cast<int>(argv.size() - 1), argv.data());
+    if (rc < 0) {
+      failure_ = "DPDK EAL initialisation failed (" + rte_error(rte_errno) + ") with args:";
+      for (const auto& a : args_) failure_ += " " + a;
+      error = failure_;
+      return false;
+    }
+    if (defaults && have_affinity) (void)pthread_setaffinity_np(pthread_self(), sizeof before, &before);
+    ready_ = true;
+    remove_runtime_dir_ = defaults;
+    return true;
+  }
+
+  ~Eal() {
+    if (!ready_) return;
+    std::string dir = rte_eal_get_runtime_dir();
+    rte_eal_cleanup();
+    // Our own unique prefix: leave no /var/run/dpdk/ftproxy-<pid> behind.
+    if (remove_runtime_dir_ && dir.find("ftproxy-") != std::string::npos) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  }
+
+  Eal(const Eal&) = delete;
+  Eal& operator=(const Eal&) = delete;
+
+ private:
+  Eal() = default;
+  std::mutex mu_;
+  bool ready_ = false;
+  bool remove_runtime_dir_ = false;
+  std::string failure_;
+  std::vector<std::string> args_;
+  std::vector<std::string> argv_storage_;  // EAL may keep pointers into argv
+};
+
+// The kernel interface under an af_packet vdev: its flags, MTU and promiscuity.
+class KernelInterface {
+ public:
+  explicit KernelInterface(std::string name) : name_(std::move(name)) {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  }
+  ~KernelInterface() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  KernelInterface(const KernelInterface&) = delete;
+  KernelInterface& operator=(const KernelInterface&) = delete;
+
+  bool valid() const noexcept { return fd_ >= 0; }
+  int flags() const noexcept {
+    ifreq ifr = request();
+    return ::ioctl(fd_, SIOCGIFFLAGS, &ifr) == 0 ? ifr.ifr_flags : -1;
+  }
+  std::uint32_t mtu() const noexcept {
+    ifreq ifr = request();
+    return ::ioctl(fd_, SIOCGIFMTU, &ifr) == 0 ? static_cast<std::uint32_t>(ifr.ifr_mtu) : 0;
+  }
+  void clear_promiscuous() const noexcept {
+    ifreq ifr = request();
+    if (::ioctl(fd_, SIOCGIFFLAGS, &ifr) != 0) return;
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags & ~IFF_PROMISC);
+    (void)::ioctl(fd_, SIOCSIFFLAGS, &ifr);
+  }
+
+ private:
+  ifreq request() const noexcept {
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, name_.c_str(), IFNAMSIZ - 1);
+    return ifr;
+  }
+  std::string name_;
+  int fd_ = -1;
+};
+
+std::atomic<unsigned> g_port_serial{0};
+
+class DpdkPort final : public PacketIo {
+ public:
+  DpdkPort(const PortOptions& opts, std::uint16_t port_id, rte_mempool* pool, std::string vdev,
+           std::unique_ptr<KernelInterface> kif, bool was_promiscuous, std::uint32_t mtu,
+           std::uint32_t tx_room)
+      : port_id_(port_id),
+        pool_(pool),
+        vdev_(std::move(vdev)),
+        kif_(std::move(kif)),
+        was_promiscuous_(was_promiscuous),
+        tx_room_(tx_room),
+        snaplen_(opts.snaplen),
+        burst_(std::min<std::uint32_t>(opts.burst, 4096)) {
+    info_.name = opts.name.empty() ? opts.dpdk_device : opts.name;
+    info_.mtu = mtu;
+    rte_ether_addr addr{};
+    if (rte_eth_macaddr_get(port_id_, &addr) == 0) std::memcpy(info_.mac.b.data(), addr.addr_bytes, 6);
+    arena_.resize(static_cast<std::size_t>(burst_) * snaplen_);
+    rx_mbufs_.resize(burst_);
+    tx_mbufs_.resize(burst_);
+    tx_index_.resize(burst_);
+  }
+
+  ~DpdkPort() override {
+    (void)rte_eth_dev_stop(port_id_);
+    (void)rte_eth_dev_close(port_id_);
+    if (!vdev_.empty()) (void)rte_eal_hotplug_remove("vdev", vdev_.c_str());
+    rte_mempool_free(pool_);
+    // af_packet's promiscuous mode is a plain IFF_PROMISC the PMD never takes back.
+    if (kif_ && !was_promiscuous_) kif_->clear_promiscuous();
+  }
+
+  std::size_t rx_burst(std::span<PacketView> out) noexcept override {
+    const auto want = static_cast<std::uint16_t>(std::min<std::size_t>(out.size(), burst_));
+    if (want == 0) return 0;
+    const std::uint16_t got = rte_eth_rx_burst(port_id_, 0, rx_mbufs_.data(), want);
+    std::size_t n = 0;
+    for (std::uint16_t i = 0; i < got; ++i) {
+      const rte_mbuf* m = rx_mbufs_[i];
+      const std::uint32_t len = m->pkt_len;
+      if (len > snaplen_) {  // never forward a cut frame
+        ++stats_.rx_oversize;
+        continue;
+      }
+      std::uint8_t* slot = arena_.data() + n * snaplen_;
+      std::uint32_t off = 0;
+      for (const rte_mbuf* seg = m; seg != nullptr && off < len; seg = seg->next) {
+        const std::uint32_t take = std::min<std::uint32_t>(seg->data_len, len - off);
+        std::memcpy(slot + off, rte_pktmbuf_mtod(seg, const std::uint8_t*), take);
+        off += take;
+      }
+      out[n++] = PacketView{slot, off};
+      ++stats_.rx_frames;
+      stats_.rx_bytes += off;
+    }
+    if (got > 0) rte_pktmbuf_free_bulk(rx_mbufs_.data(), got);  // each mbuf exactly once
+    return n;
+  }
+
+  std::size_t tx_burst(std::span<const ConstPacketView> frames) noexcept override {
+    std::size_t next = 0;
+    while (next < frames.size()) {
+      // Gather up to `burst_` sendable frames; runts and oversize ones are consumed here.
+      std::uint16_t m = 0;
+      for (std::size_t scan = next; scan < frames.size() && m < burst_; ++scan) {
+        next = scan + 1;
+        if (!check_len(frames[scan])) continue;
+        tx_index_[m++] = scan;
+      }
+      if (m == 0) continue;
+      if (rte_pktmbuf_alloc_bulk(pool_, tx_mbufs_.data(), m) != 0) {
+        ++stats_.tx_errors;  // pool exhausted: the caller retries the rest
+        return tx_index_[0];
+      }
+      for (std::uint16_t k = 0; k < m; ++k) {
+        const ConstPacketView& f = frames[tx_index_[k]];
+        auto* dst = rte_pktmbuf_mtod(tx_mbufs_[k], std::uint8_t*);
+        std::memcpy(dst, f.data, f.len);
+        tx_mbufs_[k]->data_len = static_cast<std::uint16_t>(f.len);
+        tx_mbufs_[k]->pkt_len = f.len;
+      }
+      const std::uint16_t sent = rte_eth_tx_burst(port_id_, 0, tx_mbufs_.data(), m);
+      for (std::uint16_t k = 0; k < sent; ++k) {
+        ++stats_.tx_frames;
+        stats_.tx_bytes += frames[tx_index_[k]].len;
+      }
+      if (sent < m) {
+        rte_pktmbuf_free_bulk(tx_mbufs_.data() + sent, static_cast<unsigned>(m - sent));
+        ++stats_.tx_errors;  // ring full or link down: the rest is the caller's to retry
+        return tx_index_[sent];
+      }
+    }
+    return frames.size();
+  }
+
+  int wait_fd() const noexcept override { return -1; }
+
+  LinkState link_state() noexcept override {
+    if (kif_) {  // af_packet's ethdev link is "up" once started: the carrier is the kernel's
+      const int f = kif_->flags();
+      if (f < 0) return LinkState::unknown;
+      return (f & IFF_UP) != 0 && (f & IFF_RUNNING) != 0 ? LinkState::up : LinkState::down;
+    }
+    rte_eth_link link{};
+    if (rte_eth_link_get_nowait(port_id_, &link) != 0) return LinkState::unknown;
+    return link.link_status == RTE_ETH_LINK_UP ? LinkState::up : LinkState::down;
+  }
+
+  const PortInfo& info() const noexcept override { return info_; }
+
+  void refresh_stats() noexcept override {
+    rte_eth_stats s{};
+    if (rte_eth_stats_get(port_id_, &s) == 0) stats_.rx_dropped = s.imissed + s.rx_nombuf;
+  }
+
+  const PortStats& stats() const noexcept override { return stats_; }
+
+ private:
+  bool check_len(const ConstPacketView& f) noexcept {
+    if (f.len < 14) {
+      ++stats_.tx_errors;
+      return false;
+    }
+    if (f.len > detail::max_tx_len(f.data, f.len, info_.mtu) || f.len > tx_room_) {
+      ++stats_.tx_oversize;
+      return false;
+    }
+    return true;
+  }
+
+  std::uint16_t port_id_;
+  rte_mempool* pool_;
+  std::string vdev_;  // non-empty when we hot-plugged it (uninit on close)
+  std::unique_ptr<KernelInterface> kif_;
+  bool was_promiscuous_;
+  std::uint32_t tx_room_;  // data room of one mbuf: longer frames would need a chain
+  std::uint32_t snaplen_;
+  std::uint32_t burst_;
+  std::vector<std::uint8_t> arena_;
+  std::vector<rte_mbuf*> rx_mbufs_;
+  std::vector<rte_mbuf*> tx_mbufs_;
+  std::vector<std::size_t> tx_index_;
+  PortInfo info_;
+  PortStats stats_;
+};
+
+std::uint32_t round_up_pow2(std::uint32_t v) {
+  std::uint32_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+}  // namespace
+
+namespace detail {
+
+std::vector<std::string> default_eal_args() {
+  int cpu = 0;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) {
+        cpu = c;
+        break;
+      }
+    }
+  }
+  return {"-l",
+          std::to_string(cpu),
+          "--no-huge",
+          "--no-pci",
+          "-m",
+          "256",
+          "--no-telemetry",
+          "--log-level=warning",
+          "--file-prefix=ftproxy-" + std::to_string(::getpid())};
+}
+
+std::unique_ptr<PacketIo> open_dpdk_port(const PortOptions& opts, std::string& error) {
+  const std::string label = opts.name.empty() ? opts.dpdk_device : opts.name;
+  if (label.empty()) {
+    error = "dpdk port needs an interface name or a dpdk device";
+    return nullptr;
+  }
+  std::unique_ptr<KernelInterface> kif;
+  bool was_promiscuous = false;
+  std::uint32_t mtu = 0;
+  if (opts.dpdk_device.empty()) {
+    if (opts.name.size() >= IFNAMSIZ || ::if_nametoindex(opts.name.c_str()) == 0) {
+      error = "interface '" + opts.name + "' not found";
+      return nullptr;
+    }
+    kif = std::make_unique<KernelInterface>(opts.name);
+    const int flags = kif->valid() ? kif->flags() : -1;
+    if (flags < 0) {
+      error = "interface '" + opts.name + "': cannot read its flags: " + std::strerror(errno);
+      return nullptr;
+    }
+    if ((flags & IFF_UP) == 0) {
+      error = "interface '" + opts.name + "' is down: ip link set " + opts.name + " up";
+      return nullptr;
+    }
+    was_promiscuous = (flags & IFF_PROMISC) != 0;
+    mtu = kif->mtu();
+  }
+  if (!Eal::instance().ensure(opts.eal_args, error)) return nullptr;
+
+  const unsigned serial = g_port_serial.fetch_add(1);
+  std::string vdev;
+  std::uint32_t frame_room = 2048;
+  std::uint16_t port_id = 0;
+  if (kif) {
+    // One af_packet frame holds the TPACKET2 header and sockaddr_ll before the data.
+    const std::uint32_t framesz = std::max<std::uint32_t>(2048, round_up_pow2(mtu + 22 + 128));
+    const std::uint32_t framecnt = std::max<std::uint32_t>(256, (8u << 20) / framesz);
+    frame_room = framesz;
+    vdev = "net_af_packet_ftp" + std::to_string(serial);
+    const std::string args = "iface=" + opts.name +
+                             ",qpairs=1,qdisc_bypass=1,framesz=" + std::to_string(framesz) +
+                             ",blocksz=" + std::to_string(std::max<std::uint32_t>(4096, framesz)) +
+                             ",framecnt=" + std::to_string(framecnt);
+    const int rc = rte_eal_hotplug_add("vdev", vdev.c_str(), args.c_str());
+    if (rc != 0) {
+      error = "interface '" + opts.name + "': cannot attach a DPDK af_packet vdev (" + rte_error(rc) +
+              "); needs root or CAP_NET_RAW";
+      return nullptr;
+    }
+    if (rte_eth_dev_get_port_by_name(vdev.c_str(), &port_id) != 0) {
+      (void)rte_eal_hotplug_remove("vdev", vdev.c_str());
+      error = "interface '" + opts.name + "': the af_packet vdev created no ethdev";
+      return nullptr;
+    }
+  } else if (rte_eth_dev_get_port_by_name(opts.dpdk_device.c_str(), &port_id) != 0) {
+    // Not probed at EAL start (e.g. --no-pci): try a hot-plug by its name.
+    if (rte_dev_probe(opts.dpdk_device.c_str()) != 0 ||
+        rte_eth_dev_get_port_by_name(opts.dpdk_device.c_str(), &port_id) != 0) {
+      error = "dpdk device '" + opts.dpdk_device +
+              "' not found: bind it to vfio-pci and allow it in eal_args (-a " + opts.dpdk_device + ")";
+      return nullptr;
+    }
+  }
+  auto fail = [&](std::string msg) -> std::unique_ptr<PacketIo> {
+    error = "dpdk port '" + label + "': " + msg;
+    (void)rte_eth_dev_close(port_id);
+    if (!vdev.empty()) (void)rte_eal_hotplug_remove("vdev", vdev.c_str());
+    if (kif && !was_promiscuous) kif->clear_promiscuous();
+    return nullptr;
+  };
+
+  if (!kif) {
+    std::uint16_t dev_mtu = RTE_ETHER_MTU;
+    (void)rte_eth_dev_get_mtu(port_id, &dev_mtu);
+    mtu = dev_mtu;
+    frame_room = std::max<std::uint32_t>(2048, mtu + 22);
+  }
+  const int socket = std::max(0, rte_eth_dev_socket_id(port_id));
+  const std::string pool_name = "ftp_pool" + std::to_string(serial);
+  rte_mempool* pool =
+      rte_pktmbuf_pool_create(pool_name.c_str(), std::max<std::uint32_t>(opts.mbufs, 511), 256, 0,
+                              static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_room), socket);
+  if (pool == nullptr)
+    return fail("cannot create a pool of " + std::to_string(opts.mbufs) + " mbufs (" + rte_error(rte_errno) +
+                "): raise -m in eal_args or lower mbufs");
+  auto fail_pool = [&](std::string msg) {
+    auto r = fail(std::move(msg));
+    rte_mempool_free(pool);
+    return r;
+  };
+
+  rte_eth_conf conf{};
+  int rc = rte_eth_dev_configure(port_id, 1, 1, &conf);
+  if (rc != 0) return fail_pool("configure: " + rte_error(rc));
+  std::uint16_t rx_desc = opts.rx_desc;
+  std::uint16_t tx_desc = opts.tx_desc;
+  (void)rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rx_desc, &tx_desc);
+  rc = rte_eth_rx_queue_setup(port_id, 0, rx_desc, static_cast<unsigned>(socket), nullptr, pool);
+  if (rc != 0) return fail_pool("rx queue: " + rte_error(rc));
+  rc = rte_eth_tx_queue_setup(port_id, 0, tx_desc, static_cast<unsigned>(socket), nullptr);
+  if (rc != 0) return fail_pool("tx queue: " + rte_error(rc));
+  rc = rte_eth_dev_start(port_id);
+  if (rc != 0) return fail_pool("start: " + rte_error(rc));
+  // A transparent proxy sees frames for other MACs; a PMD without the mode is left as is.
+  rc = rte_eth_promiscuous_enable(port_id);
+  if (rc != 0 && rc != -ENOTSUP) {
+    (void)rte_eth_dev_stop(port_id);
+    return fail_pool("promiscuous mode: " + rte_error(rc));
+  }
+  return std::make_unique<DpdkPort>(opts, port_id, pool, vdev, std::move(kif), was_promiscuous, mtu,
+                                    frame_room);
+}
+
+}  // namespace detail
+}  // namespace ftproxy::io
