@@ -1238,6 +1238,7 @@ struct Node::Impl {
       t["mss_mismatch"] = c.mss_mismatch;
       t["paws_clamped"] = c.paws_clamped;
       t["stale_retransmits"] = c.stale_retransmits;
+      t["acks_clamped"] = c.acks_clamped;
       t["inject_backpressure"] = counters.inject_backpressure;
       t["neighbours"] = neighbours.size();
       o["tcp"] = std::move(t);

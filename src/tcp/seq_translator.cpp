@@ -46,6 +46,11 @@ void apply_in(std::span<std::uint8_t> frame, const packet::ParsedFrame& f, const
   }
 }
 
+// A segment that carries nothing but acknowledgement (no payload, SYN, FIN or RST).
+bool pure_ack(const packet::ParsedFrame& f) noexcept {
+  return f.payload_len == 0 && !has(f, kTcpSyn) && !has(f, kTcpFin) && !has(f, kTcpRst);
+}
+
 // Records how far the client's byte stream has reached the backup server.
 void note_client_sent(Flow& flow, const packet::ParsedFrame& f) noexcept {
   const std::uint32_t end =
@@ -193,6 +198,15 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
   // it until the backup server catches up. A RST is validated by seq alone, so it never waits.
   if (has(f, kTcpAck) && !has(f, kTcpRst) &&
       packet::seq_gt(f.tcp.ack + flow->seq_delta, flow->snd_nxt_backup)) {
+    if (pure_ack(f)) {
+      // Nothing to lose: acknowledge what the backup server has sent. Holding it would
+      // deadlock a bulk sender whose window waits for exactly these acks.
+      apply_in(frame, f, *flow, true);
+      note_client_sent(*flow, f);
+      ++c_.acks_clamped;
+      ++c_.translated_in;
+      return InboundDecision::forward;
+    }
     if (!enqueue(*flow, frame, now, true)) {
       ++c_.queue_full_drops;
       return InboundDecision::drop_full;
@@ -359,6 +373,10 @@ bool SeqTranslator::release_head(Flow& flow, MonoTime now, Emit emit) noexcept {
   }
   bool clamp = stale_retransmit(flow, pf);
   if (clamp) ++c_.stale_retransmits;
+  if (!clamp && pure_ack(pf) && packet::seq_gt(pf.tcp.ack + flow.seq_delta, flow.snd_nxt_backup)) {
+    clamp = true;  // see translate_in: a pure ACK never waits
+    ++c_.acks_clamped;
+  }
   if (!clamp && !has(pf, kTcpRst) && packet::seq_gt(pf.tcp.ack + flow.seq_delta, flow.snd_nxt_backup)) {
     if (slot_held_[s] == 0) {
       slot_held_[s] = 1;

@@ -99,6 +99,8 @@ struct TcpCounters {
   std::uint64_t mss_mismatch = 0;
   std::uint64_t ts_mismatch = 0;
   std::uint64_t paws_clamped = 0;       // outbound TSvals raised to the PAWS floor
+  std::uint64_t acks_clamped = 0;       // pure ACKs beyond the backup's snd_nxt, forwarded with the ack
+                                        // lowered to it (never held: bulk senders need them)
   std::uint64_t stale_retransmits = 0;  // client retransmissions of data the backup already has,
                                         // forwarded at once with the ack lowered (never held)
 

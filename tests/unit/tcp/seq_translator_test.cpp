@@ -564,6 +564,26 @@ TEST_F(SeqTranslatorTest, StaleRetransmissionIsForwardedWithLoweredAckNotHeld) {
   EXPECT_EQ(tr->counters().divergence(), 0u);
 }
 
+// A bulk sender (the server) only opens its window on acks. A client's pure ACK for
+// bytes the backup server has not sent yet is forwarded at once with the ack lowered to
+// what it has sent; holding it would stall the backup server until the hold timeout.
+TEST_F(SeqTranslatorTest, PureAckBeyondBackupSndNxtIsClampedNotHeld) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  backup_sends(c, h.backup_isn + 1, 1000, h.client_isn + 1);
+  TcpSpec a = c;
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 1 + 3000;  // the primary's server is 2000 bytes ahead
+  Frame fa = build_tcp(a);
+  ASSERT_EQ(in(fa), InboundDecision::forward);
+  EXPECT_EQ(parse(fa).tcp.ack, h.backup_isn + 1001);
+  EXPECT_TRUE(checksum_ok(fa));
+  EXPECT_EQ(tr->counters().acks_clamped, 1u);
+  EXPECT_EQ(tr->counters().held_now, 0u);
+  EXPECT_EQ(tr->counters().divergence(), 0u);
+}
+
 // Global order (the default): a frame of another flow never overtakes a held one, so the
 // backup server sees the flows interleaved exactly as the primary's server did.
 TEST_F(SeqTranslatorTest, GlobalOrderKeepsTheLogsInterleavingAcrossFlows) {
@@ -613,15 +633,19 @@ TEST_F(SeqTranslatorTest, AHeldFlowDoesNotBlockOtherFlows) {
   TcpSpec fa = a;
   fa.seq = h.client_isn + 1;
   fa.ack = h.primary_isn + 50;
+  fa.payload = payload(5, 1);
   Frame x = build_tcp(fa);
   ASSERT_EQ(in(x), InboundDecision::hold);
   TcpSpec fb = b;
   fb.seq = h.client_isn + 1;
   fb.ack = h.primary_isn + 1;
+  fb.payload = payload(5, 2);
   Frame y = build_tcp(fb);
   EXPECT_EQ(in(y), InboundDecision::forward);
   TcpSpec fb2 = fb;
+  fb2.seq = fb.seq + 5;
   fb2.ack = h.primary_isn + 20;
+  fb2.payload = payload(5, 3);
   Frame z = build_tcp(fb2);
   ASSERT_EQ(in(z), InboundDecision::hold);
   backup_sends(b, h.backup_isn + 1, 19, h.client_isn + 1);  // only flow b catches up
