@@ -1,4 +1,5 @@
 #include "ftproxy/arbiter/embedded_client.hpp"
+#include "blocking.hpp"
 
 #include <optional>
 
@@ -301,31 +302,20 @@ void EmbeddedClient::latest(const std::string& cluster, ReadCallback done) {
 
 ArbiterResult test_and_set_blocking(const EmbeddedClientOptions& options, const std::string& cluster,
                                     std::uint64_t epoch, const std::string& candidate) {
-  asio::io_context io;
-  EmbeddedClient client(io, options);
-  ArbiterResult out;
-  client.test_and_set(cluster, epoch, candidate, [&out](ArbiterResult r) { out = std::move(r); });
-  io.run();
-  return out;
+  return detail::run_blocking<EmbeddedClient, ArbiterResult>(options, [&](EmbeddedClient& a, auto done) {
+    a.test_and_set(cluster, epoch, candidate, std::move(done));
+  });
 }
 
 ArbiterRead read_blocking(const EmbeddedClientOptions& options, const std::string& cluster,
                           std::uint64_t epoch) {
-  asio::io_context io;
-  EmbeddedClient client(io, options);
-  ArbiterRead out;
-  client.read(cluster, epoch, [&out](ArbiterRead r) { out = std::move(r); });
-  io.run();
-  return out;
+  return detail::run_blocking<EmbeddedClient, ArbiterRead>(
+      options, [&](EmbeddedClient& a, auto done) { a.read(cluster, epoch, std::move(done)); });
 }
 
 ArbiterRead latest_blocking(const EmbeddedClientOptions& options, const std::string& cluster) {
-  asio::io_context io;
-  EmbeddedClient client(io, options);
-  ArbiterRead out;
-  client.latest(cluster, [&out](ArbiterRead r) { out = std::move(r); });
-  io.run();
-  return out;
+  return detail::run_blocking<EmbeddedClient, ArbiterRead>(
+      options, [&](EmbeddedClient& a, auto done) { a.latest(cluster, std::move(done)); });
 }
 
 }  // namespace ftproxy::arbiter

@@ -1,4 +1,5 @@
 #include "ftproxy/arbiter/etcd_arbiter.hpp"
+#include "blocking.hpp"
 
 #include <array>
 #include <charconv>
@@ -701,31 +702,20 @@ void EtcdArbiter::latest(const std::string& cluster, ReadCallback done) {
 
 ArbiterResult test_and_set_blocking(const EtcdArbiterOptions& options, const std::string& cluster,
                                     std::uint64_t epoch, const std::string& candidate) {
-  asio::io_context io;
-  EtcdArbiter arbiter(io, options);
-  ArbiterResult out;
-  arbiter.test_and_set(cluster, epoch, candidate, [&out](ArbiterResult r) { out = std::move(r); });
-  io.run();
-  return out;
+  return detail::run_blocking<EtcdArbiter, ArbiterResult>(options, [&](EtcdArbiter& a, auto done) {
+    a.test_and_set(cluster, epoch, candidate, std::move(done));
+  });
 }
 
 ArbiterRead read_blocking(const EtcdArbiterOptions& options, const std::string& cluster,
                           std::uint64_t epoch) {
-  asio::io_context io;
-  EtcdArbiter arbiter(io, options);
-  ArbiterRead out;
-  arbiter.read(cluster, epoch, [&out](ArbiterRead r) { out = std::move(r); });
-  io.run();
-  return out;
+  return detail::run_blocking<EtcdArbiter, ArbiterRead>(
+      options, [&](EtcdArbiter& a, auto done) { a.read(cluster, epoch, std::move(done)); });
 }
 
 ArbiterRead latest_blocking(const EtcdArbiterOptions& options, const std::string& cluster) {
-  asio::io_context io;
-  EtcdArbiter arbiter(io, options);
-  ArbiterRead out;
-  arbiter.latest(cluster, [&out](ArbiterRead r) { out = std::move(r); });
-  io.run();
-  return out;
+  return detail::run_blocking<EtcdArbiter, ArbiterRead>(
+      options, [&](EtcdArbiter& a, auto done) { a.latest(cluster, std::move(done)); });
 }
 
 }  // namespace ftproxy::arbiter
