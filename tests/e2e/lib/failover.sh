@@ -15,16 +15,25 @@ fo_now() { date +%s.%N; }
 # fo_setup [section.key=value ...]: namespaces, arbiter, both redis-servers, both
 # proxies (backup then primary, log channel up) and checks their initial states.
 # The proxies run with the example configs' timers; FO_TIMEOUT_MS=N overrides
-# [failover] timeout_ms on both (to tell a false failover from a real defect).
+# [failover] timeout_ms on both (to tell a false failover from a real defect), and
+# FO_BACKEND=dpdk runs both proxies on the dpdk packet I/O backend.
 fo_setup() {
   ftp_require_cmd jq curl redis-cli redis-benchmark tcpdump "$FTP_PYTHON"
   [[ -x $FTPROXY_BIN && -x $FTPROXY_ARBITER_BIN ]] ||
     ftp_skip "ftproxy/ftproxy-arbiter not built in $FTP_BUILD_DIR"
   local -a kv=("$@")
   [[ -z ${FO_TIMEOUT_MS:-} ]] || kv+=("failover.timeout_ms=$FO_TIMEOUT_MS")
+  [[ -z ${FO_BACKEND:-} ]] || kv+=("ports.backend=\"$FO_BACKEND\"")
   topo_init
   pair_setup
   pair_start_proxies "${kv[@]}"
+  if [[ -n ${FO_BACKEND:-} ]]; then
+    local who
+    for who in primary backup; do
+      grep -q "port opened port=ext .*backend=$FO_BACKEND" "$(topo_log "$who")" ||
+        fo_fail "$who did not open its ports with backend $FO_BACKEND"
+    done
+  fi
   fo_expect_roles "after start-up"
 }
 
