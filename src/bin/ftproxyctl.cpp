@@ -1,12 +1,14 @@
 // ftproxyctl: the operator's command-line tool for a proxy's control port and the
 // embedded arbiter. See docs/ftproxyctl.md; exit codes are ctl::ExitCode.
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "ftproxy/arbiter/embedded_client.hpp"
+#include "ftproxy/arbiter/etcd_arbiter.hpp"
 #include "ftproxy/control/config.hpp"
 #include "ftproxy/control/http_server.hpp"
 #include "ftproxy/ctl/cli.hpp"
@@ -84,9 +86,8 @@ int run_control(const ctl::CtlOptions& opts, const ctl::Target& target) {
 }
 
 int run_epoch(const ctl::CtlOptions& opts, ctl::Target target) {
-  if (target.arbiter_backend != "embedded")
-    return fail(ExitCode::usage, "arbiter.backend = \"" + target.arbiter_backend +
-                                     "\": epoch commands support the embedded arbiter only");
+  if (target.arbiter_backend != "embedded" && target.arbiter_backend != "etcd")
+    return fail(ExitCode::usage, "arbiter.backend = \"" + target.arbiter_backend + "\" is not supported");
   if (target.arbiters.empty())
     return fail(ExitCode::usage, "no arbiter: pass --arbiter ADDR:PORT or --config FILE");
 
@@ -109,10 +110,30 @@ int run_epoch(const ctl::CtlOptions& opts, ctl::Target target) {
       return fail(ExitCode::usage, "epoch unknown (" + why + "): pass --epoch N or --config FILE");
   }
 
-  arbiter::EmbeddedClientOptions ao;
-  for (const auto& ep : target.arbiters) ao.endpoints.push_back({ep.host, ep.port});
-  ao.timeout = opts.timeout;
-  const auto latest = arbiter::latest_blocking(ao, target.cluster);
+  // The same two questions for either arbiter backend.
+  std::function<arbiter::ArbiterRead()> ask_latest;
+  std::function<arbiter::ArbiterRead(std::uint64_t)> ask_read;
+  if (target.arbiter_backend == "etcd") {
+    arbiter::EtcdArbiterOptions eo;
+    for (const auto& ep : target.arbiters) eo.endpoints.push_back({ep.host, ep.port});
+    eo.timeout = opts.timeout;
+    if (!target.etcd_username.empty()) {
+      std::string err;
+      auto pw = arbiter::load_etcd_password_file(target.etcd_password_file, err);
+      if (!pw) return fail(ExitCode::usage, "arbiter.password_file: " + err);
+      eo.username = target.etcd_username;
+      eo.password = *pw;
+    }
+    ask_latest = [eo, &target] { return arbiter::latest_blocking(eo, target.cluster); };
+    ask_read = [eo, &target](std::uint64_t e) { return arbiter::read_blocking(eo, target.cluster, e); };
+  } else {
+    arbiter::EmbeddedClientOptions ao;
+    for (const auto& ep : target.arbiters) ao.endpoints.push_back({ep.host, ep.port});
+    ao.timeout = opts.timeout;
+    ask_latest = [ao, &target] { return arbiter::latest_blocking(ao, target.cluster); };
+    ask_read = [ao, &target](std::uint64_t e) { return arbiter::read_blocking(ao, target.cluster, e); };
+  }
+  const auto latest = ask_latest();
 
   if (opts.command == ctl::Command::epoch_new) {
     if (latest.kind == arbiter::ArbiterRead::Kind::unavailable)
@@ -121,7 +142,7 @@ int run_epoch(const ctl::CtlOptions& opts, ctl::Target target) {
     fmt::print("{}", ctl::render_epoch_new(target.cluster, next, latest, target.epoch));
     return ctl::to_int(ExitCode::ok);
   }
-  const auto current = arbiter::read_blocking(ao, target.cluster, *target.epoch);
+  const auto current = ask_read(*target.epoch);
   if (opts.json)
     fmt::print("{}", ctl::epoch_show_json(target.cluster, *target.epoch, current, latest));
   else

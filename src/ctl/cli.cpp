@@ -222,6 +222,8 @@ Target resolve_target(const CtlOptions& options, const control::ProxyConfig* con
     t.epoch = config->node.epoch;
     t.arbiters = config->arbiter.endpoints;
     t.arbiter_backend = config->arbiter.backend;
+    t.etcd_username = config->arbiter.username;
+    t.etcd_password_file = config->arbiter.password_file;
   }
   if (options.control) t.control = *options.control;
   if (!options.token_file.empty()) t.token_file = options.token_file;

@@ -81,6 +81,12 @@ token=$(fo_jq "$winner_ns" .failover.fencing_token)
 ftp_log "etcd says epoch 1 -> $owner (create_revision $rev); winner $winner reports token $token"
 [[ $owner == "$winner" ]] || fo_fail "etcd owner $owner, live proxy $winner"
 [[ $token == "$rev" ]] || fo_fail "fencing token $token != create_revision $rev"
+# The operator's view of the same decision, through etcd (ftproxyctl with the proxy's config).
+if [[ -x $FTPROXYCTL_BIN ]]; then
+  shown=$(ip netns exec "$winner_ns" "$FTPROXYCTL_BIN" epoch show --config "$TOPO_DIR/primary.toml") ||
+    fo_fail "ftproxyctl epoch show over etcd failed: $shown"
+  grep -Eq "^epoch +1: won by $winner " <<<"$shown" || fo_fail "ftproxyctl epoch show: $shown"
+fi
 
 # --- B: no quorum, then quorum back ------------------------------------------------
 topo_stop primary TERM 3 || true

@@ -63,7 +63,9 @@ struct Target {
   std::string cluster;                       // "" = unknown (ask the proxy's /status)
   std::optional<std::uint64_t> epoch;        // the pair's current epoch; nullopt = unknown
   std::vector<control::Endpoint> arbiters;   // embedded arbiter endpoints
-  std::string arbiter_backend = "embedded";  // from the config; only "embedded" is supported
+  std::string arbiter_backend = "embedded";  // from the config: "embedded" or "etcd"
+  std::string etcd_username;                 // from the config (etcd auth), "" = none
+  std::string etcd_password_file;
 };
 Target resolve_target(const CtlOptions& options, const control::ProxyConfig* config);
 
