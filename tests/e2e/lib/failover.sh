@@ -16,7 +16,8 @@ fo_now() { date +%s.%N; }
 # proxies (backup then primary, log channel up) and checks their initial states.
 # The proxies run with the example configs' timers; FO_TIMEOUT_MS=N overrides
 # [failover] timeout_ms on both (to tell a false failover from a real defect), and
-# FO_BACKEND=dpdk runs both proxies on the dpdk packet I/O backend.
+# FO_BACKEND=dpdk runs both proxies on the dpdk packet I/O backend, and FO_ARBITER=etcd
+# has a 3-member etcd cluster decide instead of the embedded arbiter.
 fo_setup() {
   ftp_require_cmd jq curl redis-cli redis-benchmark tcpdump "$FTP_PYTHON"
   [[ -x $FTPROXY_BIN && -x $FTPROXY_ARBITER_BIN ]] ||
@@ -26,6 +27,13 @@ fo_setup() {
   [[ -z ${FO_BACKEND:-} ]] || kv+=("ports.backend=\"$FO_BACKEND\"")
   topo_init
   pair_setup
+  if [[ ${FO_ARBITER:-embedded} == etcd ]]; then
+    # The same scenario decided by a 3-member etcd cluster on the management link.
+    topo_start_etcd_cluster
+    local eps
+    eps=$(sed -e 's|http://|"|g' -e 's|,|",|g' -e 's|$|"|' <<<"$TOPO_ETCD_ENDPOINTS")
+    kv+=('arbiter.backend="etcd"' "arbiter.endpoints=[$eps]" "arbiter.timeout_ms=1000")
+  fi
   pair_start_proxies "${kv[@]}"
   if [[ -n ${FO_BACKEND:-} ]]; then
     local who
@@ -33,6 +41,11 @@ fo_setup() {
       grep -q "port opened port=ext .*backend=$FO_BACKEND" "$(topo_log "$who")" ||
         fo_fail "$who did not open its ports with backend $FO_BACKEND"
     done
+  fi
+  if [[ ${FO_ARBITER:-embedded} == etcd ]]; then
+    grep -q '^backend = "etcd"' "$TOPO_DIR/primary.toml" "$TOPO_DIR/backup.toml" ||
+      fo_fail "the proxies were not configured for etcd"
+    ftp_log "arbiter: etcd cluster at $TOPO_ETCD_ENDPOINTS"
   fi
   fo_expect_roles "after start-up"
 }
