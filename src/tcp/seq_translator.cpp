@@ -47,6 +47,9 @@ void apply_in(std::span<std::uint8_t> frame, const packet::ParsedFrame& f, const
 }
 
 // A segment that carries nothing but acknowledgement (no payload, SYN, FIN or RST).
+// Beyond the backup's output such an ACK is clamped rather than held, except once the
+// client has sent its FIN: then it is the ACK of the server's FIN, which the backup
+// server must receive whole or it stays in LAST-ACK retransmitting.
 bool pure_ack(const packet::ParsedFrame& f) noexcept {
   return f.payload_len == 0 && !has(f, kTcpSyn) && !has(f, kTcpFin) && !has(f, kTcpRst);
 }
@@ -198,7 +201,7 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
   // it until the backup server catches up. A RST is validated by seq alone, so it never waits.
   if (has(f, kTcpAck) && !has(f, kTcpRst) &&
       packet::seq_gt(f.tcp.ack + flow->seq_delta, flow->snd_nxt_backup)) {
-    if (pure_ack(f)) {
+    if (pure_ack(f) && !flow->client_fin) {
       // Nothing to lose: acknowledge what the backup server has sent. Holding it would
       // deadlock a bulk sender whose window waits for exactly these acks.
       apply_in(frame, f, *flow, true);
@@ -373,7 +376,8 @@ bool SeqTranslator::release_head(Flow& flow, MonoTime now, Emit emit) noexcept {
   }
   bool clamp = stale_retransmit(flow, pf);
   if (clamp) ++c_.stale_retransmits;
-  if (!clamp && pure_ack(pf) && packet::seq_gt(pf.tcp.ack + flow.seq_delta, flow.snd_nxt_backup)) {
+  if (!clamp && pure_ack(pf) && !flow.client_fin &&
+      packet::seq_gt(pf.tcp.ack + flow.seq_delta, flow.snd_nxt_backup)) {
     clamp = true;  // see translate_in: a pure ACK never waits
     ++c_.acks_clamped;
   }

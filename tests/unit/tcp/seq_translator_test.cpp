@@ -584,6 +584,35 @@ TEST_F(SeqTranslatorTest, PureAckBeyondBackupSndNxtIsClampedNotHeld) {
   EXPECT_EQ(tr->counters().divergence(), 0u);
 }
 
+// After the client's FIN, its pure ACK is the ACK of the server's FIN: held until the
+// backup server has sent that FIN, or the backup server stays in LAST-ACK.
+TEST_F(SeqTranslatorTest, AckOfTheServersFinIsHeldNotClamped) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  TcpSpec fin = c;
+  fin.flags = kFin | kAck;
+  fin.seq = h.client_isn + 1;
+  fin.ack = h.primary_isn + 1;
+  Frame ff = build_tcp(fin);
+  ASSERT_EQ(in(ff), InboundDecision::forward);
+  TcpSpec last = c;  // acks the primary server's FIN (one sequence number)
+  last.seq = h.client_isn + 2;
+  last.ack = h.primary_isn + 2;
+  Frame fl = build_tcp(last);
+  ASSERT_EQ(in(fl), InboundDecision::hold);
+  TcpSpec sfin = c.reply();  // the backup server's FIN arrives
+  sfin.flags = kFin | kAck;
+  sfin.seq = h.backup_isn + 1;
+  sfin.ack = h.client_isn + 2;
+  sfin.ts.reset();
+  EXPECT_TRUE(server(build_tcp(sfin)));
+  const auto got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(parse(got[0]).tcp.ack, h.backup_isn + 2);
+  EXPECT_EQ(tr->counters().acks_clamped, 0u);
+}
+
 // Global order (the default): a frame of another flow never overtakes a held one, so the
 // backup server sees the flows interleaved exactly as the primary's server did.
 TEST_F(SeqTranslatorTest, GlobalOrderKeepsTheLogsInterleavingAcrossFlows) {
