@@ -258,10 +258,15 @@ TEST_F(DpdkVethTest, InfoLinkStateAndPromiscuityRestoredOnClose) {
     EXPECT_EQ(port->info().mtu, 1500u);
     EXPECT_TRUE(promiscuous("fti0"));  // a transparent proxy needs frames for other MACs
     EXPECT_EQ(port->link_state(), LinkState::up);
+    // The veth carrier follows the peer asynchronously: poll (bounded) for the change.
+    auto settles_to = [&](LinkState want) {
+      for (int i = 0; i < 100 && port->link_state() != want; ++i) usleep(10'000);
+      return port->link_state();
+    };
     ASSERT_EQ(sh("ip link set fti1 down"), 0);
-    EXPECT_EQ(port->link_state(), LinkState::down);
+    EXPECT_EQ(settles_to(LinkState::down), LinkState::down);
     ASSERT_EQ(sh("ip link set fti1 up"), 0);
-    EXPECT_EQ(port->link_state(), LinkState::up);
+    EXPECT_EQ(settles_to(LinkState::up), LinkState::up);
     port.reset();
     EXPECT_FALSE(promiscuous("fti0")) << "dpdk left fti0 promiscuous";
 

@@ -198,13 +198,18 @@ TEST_F(VethTest, InfoAndLinkStateComeFromTheInterface) {
     const packet::MacAddr want{{0x02, 0, 0, 0, 0, 0xa0}};
     EXPECT_EQ(a->info().mac, want);
     EXPECT_EQ(a->info().mtu, 1500u);
-    EXPECT_EQ(a->link_state(), LinkState::up);
+    // The veth carrier follows the peer asynchronously: poll (bounded) for each change.
+    auto settles_to = [&](LinkState want) {
+      for (int i = 0; i < 100 && a->link_state() != want; ++i) usleep(10'000);
+      return a->link_state();
+    };
+    EXPECT_EQ(settles_to(LinkState::up), LinkState::up);
     ASSERT_EQ(sh("ip link set fti1 down"), 0);  // the peer's carrier goes with it
-    EXPECT_EQ(a->link_state(), LinkState::down);
+    EXPECT_EQ(settles_to(LinkState::down), LinkState::down);
     ASSERT_EQ(sh("ip link set fti1 up"), 0);
-    EXPECT_EQ(a->link_state(), LinkState::up);
+    EXPECT_EQ(settles_to(LinkState::up), LinkState::up);
     ASSERT_EQ(sh("ip link set fti0 down"), 0);
-    EXPECT_EQ(a->link_state(), LinkState::down);
+    EXPECT_EQ(settles_to(LinkState::down), LinkState::down);
     // The kernel refuses to send on a down interface: nothing accepted, one error counted.
     EXPECT_EQ(send(*a, {make_frame(1, 60), make_frame(2, 60)}), 0u);
     EXPECT_EQ(a->stats().tx_errors, 1u);
