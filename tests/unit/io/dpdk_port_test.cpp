@@ -259,8 +259,8 @@ TEST_F(DpdkVethTest, InfoLinkStateAndPromiscuityRestoredOnClose) {
     EXPECT_TRUE(promiscuous("fti0"));  // a transparent proxy needs frames for other MACs
     EXPECT_EQ(port->link_state(), LinkState::up);
     // The veth carrier follows the peer asynchronously: poll (bounded) for the change.
-    auto settles_to = [&](LinkState want) {
-      for (int i = 0; i < 100 && port->link_state() != want; ++i) usleep(10'000);
+    auto settles_to = [&](LinkState expected) {
+      for (int i = 0; i < 100 && port->link_state() != expected; ++i) usleep(10'000);
       return port->link_state();
     };
     ASSERT_EQ(sh("ip link set fti1 down"), 0);

@@ -199,8 +199,8 @@ TEST_F(VethTest, InfoAndLinkStateComeFromTheInterface) {
     EXPECT_EQ(a->info().mac, want);
     EXPECT_EQ(a->info().mtu, 1500u);
     // The veth carrier follows the peer asynchronously: poll (bounded) for each change.
-    auto settles_to = [&](LinkState want) {
-      for (int i = 0; i < 100 && a->link_state() != want; ++i) usleep(10'000);
+    auto settles_to = [&](LinkState expected) {
+      for (int i = 0; i < 100 && a->link_state() != expected; ++i) usleep(10'000);
       return a->link_state();
     };
     EXPECT_EQ(settles_to(LinkState::up), LinkState::up);
