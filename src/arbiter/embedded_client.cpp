@@ -1,5 +1,6 @@
 #include "ftproxy/arbiter/embedded_client.hpp"
 #include "blocking.hpp"
+#include "resolve.hpp"
 
 #include <optional>
 
@@ -67,21 +68,13 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     });
 
     const ServerAddress& a = endpoints_[i];
-    boost::system::error_code ec;
-    asio::ip::address addr = asio::ip::make_address(a.host, ec);
-    if (!ec) {
-      connect(i, gen, std::vector<tcp::endpoint>{tcp::endpoint(addr, a.port)});
-      return;
-    }
-    resolver_.async_resolve(a.host, std::to_string(a.port),
-                            [self = shared_from_this(), i, gen](boost::system::error_code rec,
-                                                                tcp::resolver::results_type results) {
-                              if (gen != self->generation_) return;
-                              if (rec) return self->fail(i, gen, "resolve: " + rec.message());
-                              std::vector<tcp::endpoint> eps;
-                              for (const auto& r : results) eps.push_back(r.endpoint());
-                              self->connect(i, gen, std::move(eps));
-                            });
+    detail::resolve_endpoint(
+        resolver_, a.host, a.port,
+        [self = shared_from_this(), i, gen](std::string error, std::vector<tcp::endpoint> eps) {
+          if (gen != self->generation_) return;
+          if (!error.empty()) return self->fail(i, gen, error);
+          self->connect(i, gen, std::move(eps));
+        });
   }
 
   void connect(std::size_t i, std::uint64_t gen, std::vector<tcp::endpoint> eps) {

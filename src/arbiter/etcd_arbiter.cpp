@@ -1,5 +1,6 @@
 #include "ftproxy/arbiter/etcd_arbiter.hpp"
 #include "blocking.hpp"
+#include "resolve.hpp"
 
 #include <array>
 #include <charconv>
@@ -493,18 +494,13 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     request_.prepare_payload();
     next_ = std::move(next);
 
-    boost::system::error_code ec;
-    asio::ip::address addr = asio::ip::make_address(a.host, ec);
-    if (!ec) return connect(i, gen, std::vector<tcp::endpoint>{tcp::endpoint(addr, a.port)});
-    resolver_.async_resolve(a.host, std::to_string(a.port),
-                            [self = shared_from_this(), i, gen](boost::system::error_code rec,
-                                                                tcp::resolver::results_type results) {
-                              if (gen != self->generation_) return;
-                              if (rec) return self->fail(i, gen, "resolve: " + rec.message());
-                              std::vector<tcp::endpoint> found;
-                              for (const auto& r : results) found.push_back(r.endpoint());
-                              self->connect(i, gen, std::move(found));
-                            });
+    detail::resolve_endpoint(
+        resolver_, a.host, a.port,
+        [self = shared_from_this(), i, gen](std::string error, std::vector<tcp::endpoint> eps) {
+          if (gen != self->generation_) return;
+          if (!error.empty()) return self->fail(i, gen, error);
+          self->connect(i, gen, std::move(eps));
+        });
   }
 
   void connect(std::size_t i, std::uint64_t gen, std::vector<tcp::endpoint> eps) {

@@ -519,22 +519,28 @@ struct Node::Impl {
   // Backup live: client frames translated into the backup server's sequence space.
   void translate_inbound(io::PacketView* views, std::size_t n, MonoTime now) noexcept {
     for (std::size_t i = 0; i < n; ++i) {
-      inject_frame(views[i].bytes(), now);
+      packet::ParsedFrame f;
+      const bool ok = parse(views[i].bytes(), f);
+      inject_frame(views[i].bytes(), ok ? &f : nullptr, now);
       counters.ext_to_int_bytes += views[i].len;
     }
     flush_inject();
   }
 
   // Backup: one client frame (from the log, or from ext once live) towards the server.
-  void inject_frame(std::span<const std::uint8_t> bytes, MonoTime now) noexcept {
+  // `parsed` is the caller's parse of `bytes` (nullptr when it did not parse): the copy
+  // is byte-identical, so its offsets apply to the copy and nothing is parsed twice.
+  void inject_frame(std::span<const std::uint8_t> bytes, const packet::ParsedFrame* parsed,
+                    MonoTime now) noexcept {
     if (inject.full()) flush_inject();
     if (inject.full()) {
       ++counters.tx_refused;
       return;
     }
     std::span<std::uint8_t> copy = inject.add(bytes);
-    packet::ParsedFrame f;
-    if (!parse(copy, f)) return;  // sent unchanged: the server's stack judges it as the primary's did
+    // Unparsed frames go unchanged: the server's stack judges them as the primary's did.
+    if (parsed == nullptr || copy.size() != bytes.size()) return;
+    const packet::ParsedFrame& f = *parsed;
     learn_neighbour(f, now);
     switch (translator->translate_in(copy, f, now)) {
       case tcp::InboundDecision::forward:
@@ -604,11 +610,12 @@ struct Node::Impl {
         // the entry is refused, the receiver stops reading and acking, and the primary
         // in turn stops releasing outputs and reading clients.
         packet::ParsedFrame f;
-        if (packet::parse_frame(e.data, f) == packet::ParseStatus::ok && !translator->can_take(f)) {
+        const bool ok = parse(e.data, f);
+        if (ok && !translator->can_take(f)) {
           ++counters.inject_backpressure;
           return false;
         }
-        inject_frame(e.data, now);
+        inject_frame(e.data, ok ? &f : nullptr, now);
         break;
       }
       case replication::EntryKind::flow_meta: {
