@@ -26,17 +26,16 @@
 
 #include "frames.hpp"
 #include "ftproxy/io/packet_io.hpp"
+#include "veth_fixture.hpp"
 
 namespace ftproxy::io {
 namespace {
 
+using test::Frames;
 using test::make_frame;
+using test::send;
+using test::sh;
 using test::test_seq;
-using Frames = std::vector<std::vector<std::uint8_t>>;
-
-int sh(const std::string& cmd) {
-  return std::system((cmd + " >/dev/null 2>&1").c_str());
-}
 
 bool promiscuous(const std::string& ifname) {
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -95,40 +94,9 @@ class RawEnd {
   sockaddr_ll sll_{};
 };
 
-class DpdkVethTest : public ::testing::Test {
+class DpdkVethTest : public test::VethNamespaceTest {
  protected:
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespace + veth)";
-    static std::atomic<int> counter{0};
-    ns_ = "ftpdpdk" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-    if (sh("ip netns add " + ns_) != 0) GTEST_SKIP() << "cannot create network namespace " << ns_;
-    created_ = true;
-    sh("ip netns exec " + ns_ + " sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
-    ASSERT_EQ(
-        sh("ip -n " + ns_ + " link add fti0 address 02:00:00:00:00:a0 type veth peer name fti1 address " +
-           "02:00:00:00:00:b0"),
-        0);
-    ASSERT_EQ(sh("ip -n " + ns_ + " link set fti0 up"), 0);
-    ASSERT_EQ(sh("ip -n " + ns_ + " link set fti1 up"), 0);
-  }
-
-  void TearDown() override {
-    if (created_) {
-      EXPECT_EQ(sh("ip netns del " + ns_), 0) << "leaked namespace " << ns_;
-    }
-  }
-
-  void in_netns(const std::function<void()>& body) {
-    std::thread t([&] {
-      const int fd = ::open(("/var/run/netns/" + ns_).c_str(), O_RDONLY | O_CLOEXEC);
-      ASSERT_GE(fd, 0) << std::strerror(errno);
-      const int rc = ::setns(fd, CLONE_NEWNET);
-      ::close(fd);
-      ASSERT_EQ(rc, 0) << std::strerror(errno);
-      body();
-    });
-    t.join();
-  }
+  DpdkVethTest() : VethNamespaceTest("ftpdpdk") {}
 
   static std::unique_ptr<PacketIo> open_dpdk(const std::string& ifname, std::uint32_t snaplen = 9216 + 22,
                                              std::uint32_t mbufs = 4095) {
@@ -141,12 +109,6 @@ class DpdkVethTest : public ::testing::Test {
     auto p = open_port(o, err);
     EXPECT_NE(p, nullptr) << err;
     return p;
-  }
-
-  static std::size_t send(PacketIo& p, const Frames& frames) {
-    std::vector<ConstPacketView> views;
-    for (const auto& f : frames) views.emplace_back(f.data(), static_cast<std::uint32_t>(f.size()));
-    return p.tx_burst(views);
   }
 
   // Polls the port (it has no wait fd) until test frame `stop_seq` arrives or 2 s pass.
@@ -167,9 +129,6 @@ class DpdkVethTest : public ::testing::Test {
     ADD_FAILURE() << "frame " << stop_seq << " not received on " << p.info().name;
     return got;
   }
-
-  std::string ns_;
-  bool created_ = false;
 };
 
 TEST_F(DpdkVethTest, FramesCrossTheWireBothWays) {
