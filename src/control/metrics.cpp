@@ -45,25 +45,31 @@ void append_escaped(std::string& out, std::string_view s, bool quote) {
 
 }  // namespace
 
-bool MetricsWriter::sample(Type type, std::string_view name, std::string_view help, Value value,
-                           std::initializer_list<MetricLabel> labels) {
-  if (!valid_metric_name(name)) return false;
-  for (const auto& l : labels) {
-    if (!valid_label_name(l.name)) return false;
-  }
-  const auto it = std::find_if(seen_.begin(), seen_.end(), [&](const auto& s) { return s.first == name; });
-  if (it != seen_.end() && it->second != type) return false;
-  if (it == seen_.end()) {
-    seen_.emplace_back(std::string(name), type);
-    out_ += "# HELP ";
-    out_ += name;
-    out_ += ' ';
-    append_escaped(out_, help, false);
-    out_ += "\n# TYPE ";
-    out_ += name;
-    out_ += type == Type::counter ? " counter\n" : " gauge\n";
-  }
+void MetricsWriter::header(std::string_view name, std::string_view help, Type type) {
+  seen_.emplace_back(std::string(name), type);
+  out_ += "# HELP ";
   out_ += name;
+  out_ += ' ';
+  append_escaped(out_, help, false);
+  out_ += "\n# TYPE ";
+  out_ += name;
+  switch (type) {
+    case Type::counter:
+      out_ += " counter\n";
+      break;
+    case Type::gauge:
+      out_ += " gauge\n";
+      break;
+    case Type::histogram:
+      out_ += " histogram\n";
+      break;
+  }
+}
+
+void MetricsWriter::line(std::string_view name, std::string_view suffix,
+                         std::initializer_list<MetricLabel> labels, Value value) {
+  out_ += name;
+  out_ += suffix;
   if (labels.size() != 0) {
     out_ += '{';
     bool first = true;
@@ -96,6 +102,38 @@ bool MetricsWriter::sample(Type type, std::string_view name, std::string_view he
       break;
   }
   out_ += '\n';
+}
+
+bool MetricsWriter::sample(Type type, std::string_view name, std::string_view help, Value value,
+                           std::initializer_list<MetricLabel> labels) {
+  if (!valid_metric_name(name)) return false;
+  for (const auto& l : labels) {
+    if (!valid_label_name(l.name)) return false;
+  }
+  const auto it = std::find_if(seen_.begin(), seen_.end(), [&](const auto& s) { return s.first == name; });
+  if (it != seen_.end() && it->second != type) return false;
+  if (it == seen_.end()) header(name, help, type);
+  line(name, "", labels, value);
+  return true;
+}
+
+bool MetricsWriter::histogram(std::string_view name, std::string_view help, std::span<const double> bounds,
+                              std::span<const std::uint64_t> counts, double sum) {
+  if (!valid_metric_name(name) || counts.size() != bounds.size() + 1) return false;
+  if (std::find_if(seen_.begin(), seen_.end(), [&](const auto& s) { return s.first == name; }) !=
+      seen_.end()) {
+    return false;
+  }
+  if (!std::is_sorted(bounds.begin(), bounds.end())) return false;
+  header(name, help, Type::histogram);
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    cumulative += counts[i];
+    const std::string le = i < bounds.size() ? fmt::format("{}", bounds[i]) : std::string("+Inf");
+    line(name, "_bucket", {{"le", le}}, to_value(cumulative));
+  }
+  line(name, "_sum", {}, to_value(sum));
+  line(name, "_count", {}, to_value(cumulative));
   return true;
 }
 

@@ -1401,8 +1401,12 @@ struct Node::Impl {
       w.counter("ftproxy_outputs_released_total", "Outputs released by the output rule.", g.released);
       w.counter("ftproxy_outputs_dropped_total", "Outputs dropped because the gate was full.",
                 g.dropped_full + counters.gate_refused);
-      w.counter("ftproxy_output_hold_seconds_sum", "Total time outputs were held.",
-                static_cast<double>(g.hold_ns_sum) / 1e9);
+      std::array<double, replication::OutputGateStats::kHoldBucketBoundsNs.size()> bounds{};
+      for (std::size_t i = 0; i < bounds.size(); ++i) {
+        bounds[i] = static_cast<double>(replication::OutputGateStats::kHoldBucketBoundsNs[i]) / 1e9;
+      }
+      w.histogram("ftproxy_output_hold_seconds", "Time outputs were held by the output rule.", bounds,
+                  g.hold_buckets, static_cast<double>(g.hold_ns_sum) / 1e9);
     }
     if (translator) {
       const auto c = translator->counters();

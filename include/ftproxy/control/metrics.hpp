@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -39,8 +40,16 @@ class MetricsWriter {
     return sample(Type::gauge, name, help, to_value(value), labels);
   }
 
+  // A histogram: `bounds` are the buckets' upper bounds (ascending, without +Inf) and
+  // `counts` the per-bucket (not cumulative) observations, one more than `bounds` (the
+  // last is the +Inf bucket); `sum` is the sum of all observations. Writes the
+  // cumulative `_bucket{le=...}` series, `_sum` and `_count`. Returns false and writes
+  // nothing when the name is invalid or already used, or the sizes do not match.
+  bool histogram(std::string_view name, std::string_view help, std::span<const double> bounds,
+                 std::span<const std::uint64_t> counts, double sum);
+
  private:
-  enum class Type : std::uint8_t { counter, gauge };
+  enum class Type : std::uint8_t { counter, gauge, histogram };
   struct Value {
     enum class Kind : std::uint8_t { u64, i64, f64 } kind;
     std::uint64_t u;
@@ -59,6 +68,9 @@ class MetricsWriter {
   }
   bool sample(Type type, std::string_view name, std::string_view help, Value value,
               std::initializer_list<MetricLabel> labels);
+  void header(std::string_view name, std::string_view help, Type type);
+  void line(std::string_view name, std::string_view suffix, std::initializer_list<MetricLabel> labels,
+            Value value);
 
   std::string& out_;
   std::vector<std::pair<std::string, Type>> seen_;

@@ -1,5 +1,6 @@
 #include "ftproxy/control/metrics.hpp"
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -26,6 +27,29 @@ TEST(MetricsWriter, CounterAndGaugeWithHeadersOnce) {
             "# HELP ftproxy_log_lag_entries Entries logged but not acked.\n"
             "# TYPE ftproxy_log_lag_entries gauge\n"
             "ftproxy_log_lag_entries 0\n");
+}
+
+TEST(MetricsWriter, HistogramIsCumulativeWithSumAndCount) {
+  std::string out;
+  MetricsWriter w(out);
+  const std::array<double, 2> bounds{0.001, 0.5};
+  const std::array<std::uint64_t, 3> counts{4, 0, 1};  // per bucket, the last is +Inf
+  EXPECT_TRUE(w.histogram("ftproxy_hold_seconds", "Hold time.", bounds, counts, 2.75));
+  EXPECT_EQ(out,
+            "# HELP ftproxy_hold_seconds Hold time.\n"
+            "# TYPE ftproxy_hold_seconds histogram\n"
+            "ftproxy_hold_seconds_bucket{le=\"0.001\"} 4\n"
+            "ftproxy_hold_seconds_bucket{le=\"0.5\"} 4\n"
+            "ftproxy_hold_seconds_bucket{le=\"+Inf\"} 5\n"
+            "ftproxy_hold_seconds_sum 2.75\n"
+            "ftproxy_hold_seconds_count 5\n");
+  // A name is written once; sizes must match; bounds must ascend.
+  EXPECT_FALSE(w.histogram("ftproxy_hold_seconds", "Hold time.", bounds, counts, 1.0));
+  EXPECT_FALSE(w.counter("ftproxy_hold_seconds", "Hold time.", 1));
+  const std::array<std::uint64_t, 2> short_counts{1, 2};
+  EXPECT_FALSE(w.histogram("other_seconds", "h", bounds, short_counts, 0.0));
+  const std::array<double, 2> descending{0.5, 0.001};
+  EXPECT_FALSE(w.histogram("other_seconds", "h", descending, counts, 0.0));
 }
 
 TEST(MetricsWriter, ValuesOfEveryKind) {
