@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
@@ -35,8 +36,56 @@ const char* to_string(CloseReason r) noexcept {
       return "dropped";
     case CloseReason::stopped:
       return "stopped";
+    case CloseReason::auth_failed:
+      return "auth_failed";
   }
   return "unknown";
+}
+
+const char* to_string(AuthFailure f) noexcept {
+  switch (f) {
+    case AuthFailure::none:
+      return "none";
+    case AuthFailure::peer_without_key:
+      return "peer_without_key";
+    case AuthFailure::peer_with_key:
+      return "peer_with_key";
+    case AuthFailure::bad_proof:
+      return "bad_proof";
+    case AuthFailure::missing_proof:
+      return "missing_proof";
+    case AuthFailure::bad_record_mac:
+      return "bad_record_mac";
+    case AuthFailure::no_randomness:
+      return "no_randomness";
+    case AuthFailure::no_answer:
+      return "no_answer";
+  }
+  return "unknown";
+}
+
+const char* explain(AuthFailure f) noexcept {
+  switch (f) {
+    case AuthFailure::none:
+      return "";
+    case AuthFailure::peer_without_key:
+      return "this proxy has log.key_file set and the peer announced no key: set the same key_file on both";
+    case AuthFailure::peer_with_key:
+      return "the peer announced a key and this proxy has no log.key_file: set the same key_file on both";
+    case AuthFailure::bad_proof:
+      return "the peer does not hold this proxy's log key (different key_file contents, or a replayed or "
+             "tampered handshake)";
+    case AuthFailure::missing_proof:
+      return "the peer sent records before proving it holds the log key";
+    case AuthFailure::bad_record_mac:
+      return "a record failed its integrity check (tampered, replayed, reordered or dropped)";
+    case AuthFailure::no_randomness:
+      return "the system random generator returned no nonce";
+    case AuthFailure::no_answer:
+      return "the peer left after this proxy's challenge without proving it holds the log key (a primary "
+             "with another key_file does this: see its log)";
+  }
+  return "";
 }
 
 const char* to_string(ProtocolError e) noexcept {
@@ -80,11 +129,21 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
   struct Conn {
     Conn(asio::io_context& io, std::size_t wbuf_bytes)
         : sock(io), rbuf(4096), wbuf(wbuf_bytes), dec(DecoderLimits{kHelloMaxPayload}) {}
+    ~Conn() { clear_secrets(secrets); }
     tcp::socket sock;
     std::vector<std::uint8_t> rbuf;
     std::vector<std::uint8_t> wbuf;
     LogDecoder dec;
     bool writing = false;
+    // Authentication (psk only): our HELLO payload for the transcript, the session's
+    // secrets until AUTH is written, and the per-direction record MACs.
+    std::array<std::uint8_t, kHelloMaxPayload> hello_sent{};
+    std::size_t hello_sent_len = 0;
+    SessionSecrets secrets;
+    bool auth_due = false;  // AUTH goes first in the next write
+    bool sealed = false;    // records written from now on carry a tag
+    RecordMac tx_mac;
+    RecordMac rx_mac;
   };
 
   Impl(asio::io_context& io_, SenderConfig c)
@@ -92,8 +151,9 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
     acked = cfg.first_seq - 1;
     next_send = cfg.first_seq;
     max_sent = cfg.first_seq - 1;
-    wbuf_bytes = std::max(cfg.batch_bytes, entry_record_size(cfg.max_entry_data) + kHeartbeatRecordSize +
-                                               kHeaderSize + kHelloMaxPayload);
+    wbuf_bytes =
+        std::max(cfg.batch_bytes, entry_record_size(cfg.max_entry_data) + kHeartbeatRecordSize +
+                                      2 * kTagSize + kAuthRecordSize + kHeaderSize + kHelloMaxPayload);
   }
 
   asio::io_context& io;
@@ -116,8 +176,10 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
   CloseReason close_reason = CloseReason::none;
   DecodeError decode_error = DecodeError::none;
   ProtocolError protocol_error = ProtocolError::none;
+  AuthFailure auth_failure = AuthFailure::none;
 
   MonoTime now() const { return cfg.clock(); }
+  bool keyed() const { return !cfg.psk.empty(); }
 
   void begin_connect() {
     conn = std::make_shared<Conn>(io, wbuf_bytes);
@@ -152,12 +214,23 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
     h.seq = acked;
     h.cluster = cfg.cluster;
     h.node = cfg.node_name;
+    std::array<std::uint8_t, kNonceSize> nonce{};
+    if (keyed()) {
+      if (!fill_random(nonce)) {
+        fail_auth(AuthFailure::no_randomness);
+        return;
+      }
+      h.auth = AuthMode::psk;
+      h.nonce = nonce;
+    }
     const std::size_t n = encode_hello(conn->wbuf, h);
     if (n == 0) {  // names validated by the config loader; refuse rather than send garbage
       spdlog::error("log channel: cannot encode HELLO (cluster/node name length)");
       close(CloseReason::protocol_error);
       return;
     }
+    conn->hello_sent_len = n - kHeaderSize;
+    std::copy_n(conn->wbuf.begin() + kHeaderSize, conn->hello_sent_len, conn->hello_sent.begin());
     start_write(n, 1);
     start_read();
   }
@@ -189,6 +262,10 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
       if (st == DecodeStatus::error) {
         decode_error = c->dec.error();
         ++stats.decode_errors[static_cast<std::size_t>(decode_error)];
+        if (decode_error == DecodeError::bad_mac) {
+          fail_auth(AuthFailure::bad_record_mac);
+          return;
+        }
         spdlog::warn("log channel: closing connection to {}: decode error {}", endpoint_text(cfg.peer),
                      to_string(decode_error));
         close(CloseReason::decode_error);
@@ -206,7 +283,7 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
   bool handle(const Record& rec) {
     switch (rec.type) {
       case RecordType::hello:
-        return on_hello(rec.hello);
+        return on_hello(rec);
       case RecordType::ack:
         ++stats.acks_received;
         if (rec.ack_seq > log.last_seq()) return fail(ProtocolError::ack_beyond_sent);
@@ -219,12 +296,27 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
         ++stats.heartbeats_received;
         return true;
       case RecordType::entry:
+      case RecordType::auth:
         return fail(ProtocolError::unexpected_record);
     }
     return true;
   }
 
-  bool on_hello(const Hello& h) {
+  bool on_hello(const Record& rec) {
+    const Hello& h = rec.hello;
+    // Authentication before anything the HELLO says is acted upon.
+    if (keyed() && h.auth != AuthMode::psk) return fail_auth(AuthFailure::peer_without_key);
+    if (!keyed() && h.auth != AuthMode::none) return fail_auth(AuthFailure::peer_with_key);
+    if (keyed()) {
+      derive_session(cfg.psk, std::span<const std::uint8_t>(conn->hello_sent.data(), conn->hello_sent_len),
+                     rec.payload.first(rec.payload.size() - kProofSize), conn->secrets);
+      if (!equal_secret(conn->secrets.backup_proof, h.proof)) return fail_auth(AuthFailure::bad_proof);
+      conn->tx_mac.start(conn->secrets.primary_to_backup);
+      conn->rx_mac.start(conn->secrets.backup_to_primary);
+      conn->dec.set_authenticator(&conn->rx_mac);
+      conn->auth_due = true;
+      ++stats.authenticated;
+    }
     // The backup reports the highest seq it holds; resend from the one after.
     if (h.seq > log.last_seq()) return fail(ProtocolError::resume_ahead);
     if (h.seq + 1 < log.front_seq()) return fail(ProtocolError::resume_gap);
@@ -237,9 +329,33 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
     state = State::active;
     backoff = cfg.reconnect_min;
     if (stats.connects++ > 0) ++stats.reconnects;
-    spdlog::info("log channel: connected to backup '{}' at {} (epoch {}, resuming after seq {})", peer_node,
-                 endpoint_text(cfg.peer), cfg.epoch, h.seq);
+    spdlog::info("log channel: connected to backup '{}' at {} (epoch {}, resuming after seq {}, {})",
+                 peer_node, endpoint_text(cfg.peer), cfg.epoch, h.seq,
+                 keyed() ? "authenticated with log.key_file" : "unauthenticated");
     flush();
+    return true;
+  }
+
+  bool fail_auth(AuthFailure f) {
+    auth_failure = f;
+    ++stats.auth_failures[static_cast<std::size_t>(f)];
+    spdlog::warn("log channel: closing connection to backup at {}: authentication failed: {} ({})",
+                 endpoint_text(cfg.peer), to_string(f), explain(f));
+    close(CloseReason::auth_failed);
+    return false;
+  }
+
+  // Appends one encoded record, and its tag once the session is sealed. False (nothing
+  // written) when the batch buffer lacks room.
+  bool put(LogEncoder& enc, std::span<const std::uint8_t> rec) noexcept {
+    const std::size_t tag = conn->sealed ? kTagSize : 0;
+    if (enc.free_bytes() < rec.size() + tag) return false;
+    enc.append_raw(rec);
+    if (tag != 0) {
+      std::array<std::uint8_t, kTagSize> t;
+      conn->tx_mac.seal(rec, t);
+      enc.append_raw(t);
+    }
     return true;
   }
 
@@ -256,15 +372,24 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
     if (state != State::active || conn->writing) return;
     LogEncoder enc(conn->wbuf);
     std::size_t records = 0;
+    if (conn->auth_due) {  // the first bytes after the backup's HELLO; never tagged
+      enc.append_auth(conn->secrets.primary_proof);
+      ++records;
+      conn->auth_due = false;
+      conn->sealed = true;
+      clear_secrets(conn->secrets);
+    }
     if (hb_due) {
-      if (enc.append_heartbeat(Heartbeat{to_ns(now()), next_send - 1})) {
+      std::array<std::uint8_t, kHeartbeatRecordSize> hb;
+      encode_heartbeat(hb, Heartbeat{to_ns(now()), next_send - 1});
+      if (put(enc, hb)) {
         ++records;
         ++stats.heartbeats_sent;
       }
       hb_due = false;
     }
     while (next_send <= log.last_seq()) {
-      if (!enc.append_raw(log.get(next_send))) break;
+      if (!put(enc, log.get(next_send))) break;
       ++records;
       ++stats.entries_sent;
       if (next_send <= max_sent) ++stats.entries_resent;
@@ -429,6 +554,9 @@ DecodeError LogSender::last_decode_error() const noexcept {
 ProtocolError LogSender::last_protocol_error() const noexcept {
   return impl_->protocol_error;
 }
+AuthFailure LogSender::last_auth_failure() const noexcept {
+  return impl_->auth_failure;
+}
 const ChannelStats& LogSender::stats() const noexcept {
   return impl_->stats;
 }
@@ -439,18 +567,32 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
   struct Session {
     Session(asio::io_context& io, const ReceiverConfig& cfg)
         : sock(io), rbuf(cfg.read_buffer_bytes), dec(DecoderLimits{kEntryFixedSize + cfg.max_entry_data}) {}
+    ~Session() { clear_secrets(secrets); }
     tcp::socket sock;
     tcp::endpoint remote;
     std::vector<std::uint8_t> rbuf;
     LogDecoder dec;
-    std::array<std::uint8_t, kHeaderSize + kHelloMaxPayload + kAckRecordSize + kHeartbeatRecordSize> wbuf{};
+    std::array<std::uint8_t,
+               kHeaderSize + kHelloMaxPayload + kAckRecordSize + kHeartbeatRecordSize + 2 * kTagSize>
+        wbuf{};
     bool writing = false;
     bool validated = false;
     bool hello_reply_due = false;
     bool paused = false;
     Record pending;  // the entry the sink refused; views rbuf or dec's buffer
     MonoTime accepted_at{0};
+    // From the primary's HELLO (kept for promotion, which waits for AUTH with a key).
     std::uint64_t hello_epoch = 0;
+    std::uint64_t hello_peer_seq = 0;
+    std::string hello_node;
+    std::uint64_t hello_seq = 0;  // the seq our HELLO reply announced
+    // Authentication (psk only).
+    bool awaiting_proof = false;     // our HELLO with its challenge went out; AUTH is next
+    bool close_after_write = false;  // refused: the reply tells the peer why, then close
+    bool sealed = false;
+    SessionSecrets secrets;
+    RecordMac tx_mac;
+    RecordMac rx_mac;
   };
   using SessionPtr = std::shared_ptr<Session>;
 
@@ -479,8 +621,10 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
   std::uint64_t refusals_unlogged = 0;
   std::string peer_node;
   CloseReason close_reason = CloseReason::none;
+  AuthFailure auth_failure = AuthFailure::none;
 
   MonoTime now() const { return cfg.clock(); }
+  bool keyed() const { return !cfg.psk.empty(); }
 
   void accept() {
     acceptor.async_accept([self = shared_from_this()](const error_code& ec, tcp::socket sock) {
@@ -563,10 +707,15 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
   }
 
   bool handle(const SessionPtr& s, const Record& rec) {
+    // Only HELLO and AUTH are looked at before the primary is validated.
+    if (!s->validated && rec.type != RecordType::hello && rec.type != RecordType::auth) {
+      return refuse(s, AuthFailure::missing_proof);
+    }
     switch (rec.type) {
       case RecordType::hello:
-        promote(s, rec.hello);
-        return true;
+        return on_hello(s, rec);
+      case RecordType::auth:
+        return on_auth(s, rec);
       case RecordType::entry: {
         const EntryView& e = rec.entry;
         if (e.seq <= last_delivered) {
@@ -597,27 +746,147 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
     return true;
   }
 
-  void promote(const SessionPtr& s, const Hello& h) {
+  bool on_hello(const SessionPtr& s, const Record& rec) {
+    const Hello& h = rec.hello;
+    s->hello_epoch = h.epoch;
+    s->hello_peer_seq = h.seq;
+    s->hello_node.assign(h.node);
+    if (!keyed() && h.auth == AuthMode::none) {
+      promote(s);
+      s->hello_reply_due = true;  // send_control answers
+      return true;
+    }
+    // A key on either side: answer now, before validation, so that a peer with a key
+    // mismatch learns why it is refused (our HELLO says whether we hold a key), and a
+    // peer with a key gets our challenge.
+    Hello r;
+    r.role = PeerRole::backup;
+    r.epoch = h.epoch;
+    r.seq = last_delivered;
+    r.cluster = cfg.cluster;
+    r.node = cfg.node_name;
+    std::array<std::uint8_t, kNonceSize> nonce{};
+    std::array<std::uint8_t, kProofSize> proof{};
+    if (keyed()) {
+      if (!fill_random(nonce)) return refuse(s, AuthFailure::no_randomness);
+      r.auth = AuthMode::psk;
+      r.nonce = nonce;
+      r.proof = proof;  // placeholder: the proof covers the payload before it
+    }
+    const std::size_t n = encode_hello(s->wbuf, r);
+    if (n == 0) {
+      spdlog::error("log channel: cannot encode HELLO (cluster/node name length)");
+      close(s, CloseReason::protocol_error);
+      return false;
+    }
+    s->hello_seq = last_delivered;
+    if (keyed()) {
+      const auto payload = std::span<std::uint8_t>(s->wbuf).subspan(kHeaderSize, n - kHeaderSize);
+      derive_session(cfg.psk, rec.payload, payload.first(payload.size() - kProofSize), s->secrets);
+      std::copy(s->secrets.backup_proof.begin(), s->secrets.backup_proof.end(),
+                payload.end() - static_cast<std::ptrdiff_t>(kProofSize));
+    }
+    if (keyed() != (h.auth == AuthMode::psk)) {
+      // The reply goes out, then the connection closes (write_pending).
+      note_refusal(s, keyed() ? AuthFailure::peer_without_key : AuthFailure::peer_with_key);
+      s->close_after_write = true;
+      write_pending(s, n);
+      return false;
+    }
+    s->awaiting_proof = true;
+    write_pending(s, n);
+    return true;
+  }
+
+  bool on_auth(const SessionPtr& s, const Record& rec) {
+    if (s->validated || !s->awaiting_proof) return fail(s, ProtocolError::unexpected_record);
+    if (!equal_secret(s->secrets.primary_proof, rec.auth_proof)) return refuse(s, AuthFailure::bad_proof);
+    s->rx_mac.start(s->secrets.primary_to_backup);
+    s->tx_mac.start(s->secrets.backup_to_primary);
+    clear_secrets(s->secrets);
+    s->dec.set_authenticator(&s->rx_mac);
+    s->sealed = true;
+    s->awaiting_proof = false;
+    ++stats.authenticated;
+    promote(s);
+    last_acked_sent = s->hello_seq;  // our HELLO acked this much; send_control acks the rest
+    return true;
+  }
+
+  // Writes the HELLO reply of a session not yet validated.
+  void write_pending(const SessionPtr& s, std::size_t len) {
+    s->writing = true;
+    ++stats.writes;
+    ++stats.records_sent;
+    asio::async_write(s->sock, asio::buffer(s->wbuf.data(), len),
+                      [self = shared_from_this(), s](const error_code& ec, std::size_t n) {
+                        s->writing = false;
+                        if (!self->live(s)) return;
+                        if (ec || s->close_after_write) {
+                          self->close(s, ec ? CloseReason::io_error : CloseReason::auth_failed);
+                          return;
+                        }
+                        self->stats.bytes_sent += n;
+                        self->send_control(s);  // promoted meanwhile: what is due goes out
+                      });
+  }
+
+  void promote(const SessionPtr& s) {
     pending.erase(std::remove(pending.begin(), pending.end(), s), pending.end());
     if (active) {
-      spdlog::info("log channel: primary '{}' reconnected from {}, replacing the old connection", h.node,
-                   endpoint_text(s->remote));
+      spdlog::info("log channel: primary '{}' reconnected from {}, replacing the old connection",
+                   s->hello_node, endpoint_text(s->remote));
       close(active, CloseReason::replaced);
     }
     active = s;
     s->validated = true;
-    s->hello_reply_due = true;
-    s->hello_epoch = h.epoch;
-    peer_node.assign(h.node);
+    peer_node = s->hello_node;
     heard = now();
     if (stats.connects++ > 0) ++stats.reconnects;
-    spdlog::info("log channel: primary '{}' connected from {} (epoch {}, it holds acks up to {}, we hold {})",
-                 peer_node, endpoint_text(s->remote), h.epoch, h.seq, last_delivered);
+    spdlog::info(
+        "log channel: primary '{}' connected from {} (epoch {}, it holds acks up to {}, we hold {}, {})",
+        peer_node, endpoint_text(s->remote), s->hello_epoch, s->hello_peer_seq, last_delivered,
+        s->sealed ? "authenticated with log.key_file" : "unauthenticated");
+  }
+
+  // Counts and logs (at most once a second: a scanner or misconfigured peer may retry
+  // fast) a connection refused before validation.
+  void note_refusal(const SessionPtr& s, AuthFailure f) {
+    auth_failure = f;
+    ++stats.auth_failures[static_cast<std::size_t>(f)];
+    ++stats.refused_hellos;
+    log_refusal(s, fmt::format("authentication failed: {} ({})", to_string(f), explain(f)));
+  }
+
+  void log_refusal(const SessionPtr& s, const std::string& why) {
+    const MonoTime t = now();
+    if (last_refusal_log.count() == 0 || t - last_refusal_log >= seconds(1)) {
+      spdlog::warn("log channel: refused connection from {}: {} ({} more refused since the last report)",
+                   endpoint_text(s->remote), why, refusals_unlogged);
+      last_refusal_log = t;
+      refusals_unlogged = 0;
+    } else {
+      ++refusals_unlogged;
+    }
+  }
+
+  bool refuse(const SessionPtr& s, AuthFailure f) {
+    note_refusal(s, f);
+    close(s, CloseReason::auth_failed);
+    return false;
   }
 
   void on_decode_error(const SessionPtr& s) {
     const DecodeError e = s->dec.error();
     ++stats.decode_errors[static_cast<std::size_t>(e)];
+    if (e == DecodeError::bad_mac) {
+      auth_failure = AuthFailure::bad_record_mac;
+      ++stats.auth_failures[static_cast<std::size_t>(auth_failure)];
+      spdlog::warn("log channel: closing primary connection from {}: authentication failed: {} ({})",
+                   endpoint_text(s->remote), to_string(auth_failure), explain(auth_failure));
+      close(s, CloseReason::auth_failed);
+      return;
+    }
     if (s->validated) {
       spdlog::warn("log channel: closing primary connection from {}: decode error {}",
                    endpoint_text(s->remote), to_string(e));
@@ -625,16 +894,7 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
       return;
     }
     ++stats.refused_hellos;
-    // A scanner or misconfigured peer may retry fast: log at most once a second.
-    const MonoTime t = now();
-    if (last_refusal_log.count() == 0 || t - last_refusal_log >= seconds(1)) {
-      spdlog::warn("log channel: refused connection from {}: {} ({} more refused since the last report)",
-                   endpoint_text(s->remote), to_string(e), refusals_unlogged);
-      last_refusal_log = t;
-      refusals_unlogged = 0;
-    } else {
-      ++refusals_unlogged;
-    }
+    log_refusal(s, to_string(e));
     close(s, CloseReason::decode_error);
   }
 
@@ -651,7 +911,14 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
     if (s != active || s->writing) return;
     LogEncoder enc(s->wbuf);
     std::size_t records = 0;
-    if (s->hello_reply_due) {
+    // Tags the record just appended (the buffer has room for every tag it can need).
+    const auto seal = [&](std::size_t len) {
+      if (!s->sealed) return;
+      std::array<std::uint8_t, kTagSize> t;
+      s->tx_mac.seal(enc.written().last(len), t);
+      enc.append_raw(t);
+    };
+    if (s->hello_reply_due) {  // unauthenticated sessions only
       Hello h;
       h.role = PeerRole::backup;
       h.epoch = s->hello_epoch;
@@ -663,11 +930,13 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
       last_acked_sent = last_delivered;
     }
     if (last_delivered > last_acked_sent && enc.append_ack(last_delivered)) {
+      seal(kAckRecordSize);
       ++records;
       ++stats.acks_sent;
       last_acked_sent = last_delivered;
     }
     if (hb_due && enc.append_heartbeat(Heartbeat{to_ns(now()), last_delivered})) {
+      seal(kHeartbeatRecordSize);
       ++records;
       ++stats.heartbeats_sent;
     }
@@ -704,6 +973,15 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
       }
     } else {
       pending.erase(std::remove(pending.begin(), pending.end(), s), pending.end());
+      if (s->awaiting_proof && (why == CloseReason::peer_closed || why == CloseReason::io_error ||
+                                why == CloseReason::hello_timeout)) {
+        s->awaiting_proof = false;
+        auth_failure = AuthFailure::no_answer;
+        ++stats.auth_failures[static_cast<std::size_t>(auth_failure)];
+        if (why != CloseReason::hello_timeout) ++stats.refused_hellos;  // tick() counted that one
+        log_refusal(
+            s, fmt::format("authentication failed: {} ({})", to_string(auth_failure), explain(auth_failure)));
+      }
     }
   }
 
@@ -796,6 +1074,9 @@ std::string_view LogReceiver::peer_node() const noexcept {
 }
 CloseReason LogReceiver::last_close_reason() const noexcept {
   return impl_->close_reason;
+}
+AuthFailure LogReceiver::last_auth_failure() const noexcept {
+  return impl_->auth_failure;
 }
 const ChannelStats& LogReceiver::stats() const noexcept {
   return impl_->stats;

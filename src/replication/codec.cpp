@@ -17,6 +17,8 @@ const char* to_string(RecordType t) noexcept {
       return "ack";
     case RecordType::heartbeat:
       return "heartbeat";
+    case RecordType::auth:
+      return "auth";
   }
   return "unknown";
 }
@@ -39,6 +41,16 @@ const char* to_string(PeerRole r) noexcept {
       return "primary";
     case PeerRole::backup:
       return "backup";
+  }
+  return "unknown";
+}
+
+const char* to_string(AuthMode m) noexcept {
+  switch (m) {
+    case AuthMode::none:
+      return "none";
+    case AuthMode::psk:
+      return "psk";
   }
   return "unknown";
 }
@@ -75,6 +87,8 @@ const char* to_string(DecodeError e) noexcept {
       return "missing_hello";
     case DecodeError::unexpected_hello:
       return "unexpected_hello";
+    case DecodeError::bad_mac:
+      return "bad_mac";
   }
   return "unknown";
 }
@@ -93,14 +107,27 @@ bool valid_entry_kind(std::uint8_t k) noexcept {
          k <= static_cast<std::uint8_t>(EntryKind::output_digest);
 }
 
+// The nonce/proof sizes a HELLO must carry for its auth mode and role.
+std::size_t hello_nonce_size(AuthMode auth) noexcept {
+  return auth == AuthMode::psk ? kNonceSize : 0;
+}
+std::size_t hello_proof_size(AuthMode auth, PeerRole role) noexcept {
+  return auth == AuthMode::psk && role == PeerRole::backup ? kProofSize : 0;
+}
+
 }  // namespace
 
 std::size_t hello_record_size(const Hello& h) noexcept {
-  return kHeaderSize + kHelloFixedSize + 1 + h.cluster.size() + 1 + h.node.size();
+  return kHeaderSize + kHelloFixedSize + 1 + h.cluster.size() + 1 + h.node.size() + h.nonce.size() +
+         h.proof.size();
 }
 
 std::size_t encode_hello(std::span<std::uint8_t> out, const Hello& h) noexcept {
   if (h.cluster.empty() || h.cluster.size() > kMaxNameLength || h.node.size() > kMaxNameLength) return 0;
+  if (h.auth != AuthMode::none && h.auth != AuthMode::psk) return 0;
+  if (h.nonce.size() != hello_nonce_size(h.auth) || h.proof.size() != hello_proof_size(h.auth, h.role)) {
+    return 0;
+  }
   const std::size_t size = hello_record_size(h);
   if (out.size() < size) return 0;
   std::uint8_t* p = out.data();
@@ -108,7 +135,7 @@ std::size_t encode_hello(std::span<std::uint8_t> out, const Hello& h) noexcept {
   p += kHeaderSize;
   store_be16(p, h.version);
   p[2] = static_cast<std::uint8_t>(h.role);
-  p[3] = 0;
+  p[3] = static_cast<std::uint8_t>(h.auth);
   store_be64(p + 4, h.epoch);
   store_be64(p + 12, h.seq);
   p += kHelloFixedSize;
@@ -117,6 +144,10 @@ std::size_t encode_hello(std::span<std::uint8_t> out, const Hello& h) noexcept {
   p += h.cluster.size();
   *p++ = static_cast<std::uint8_t>(h.node.size());
   if (!h.node.empty()) std::memcpy(p, h.node.data(), h.node.size());
+  p += h.node.size();
+  if (!h.nonce.empty()) std::memcpy(p, h.nonce.data(), h.nonce.size());
+  p += h.nonce.size();
+  if (!h.proof.empty()) std::memcpy(p, h.proof.data(), h.proof.size());
   return size;
 }
 
@@ -149,6 +180,13 @@ std::size_t encode_heartbeat(std::span<std::uint8_t> out, const Heartbeat& hb) n
   return kHeartbeatRecordSize;
 }
 
+std::size_t encode_auth(std::span<std::uint8_t> out, std::span<const std::uint8_t> proof) noexcept {
+  if (out.size() < kAuthRecordSize || proof.size() != kProofSize) return 0;
+  put_header(out.data(), RecordType::auth, kAuthPayload);
+  std::memcpy(out.data() + kHeaderSize, proof.data(), kProofSize);
+  return kAuthRecordSize;
+}
+
 bool LogEncoder::append_raw(std::span<const std::uint8_t> bytes) noexcept {
   if (bytes.size() > free_bytes()) return false;
   if (!bytes.empty()) std::memcpy(buf_.data() + used_, bytes.data(), bytes.size());
@@ -172,10 +210,14 @@ DecodeError decode_payload(RecordType type, std::span<const std::uint8_t> payloa
           role != static_cast<std::uint8_t>(PeerRole::backup)) {
         return DecodeError::bad_hello;
       }
-      if (p[3] != 0) return DecodeError::bad_hello;
+      if (p[3] != static_cast<std::uint8_t>(AuthMode::none) &&
+          p[3] != static_cast<std::uint8_t>(AuthMode::psk)) {
+        return DecodeError::bad_hello;
+      }
       Hello h;
       h.version = version;
       h.role = static_cast<PeerRole>(role);
+      h.auth = static_cast<AuthMode>(p[3]);
       h.epoch = load_be64(p + 4);
       h.seq = load_be64(p + 12);
       std::size_t pos = kHelloFixedSize;
@@ -191,6 +233,13 @@ DecodeError decode_payload(RecordType type, std::span<const std::uint8_t> payloa
       if (pos + node_len > n) return DecodeError::truncated_field;
       h.node = {reinterpret_cast<const char*>(p + pos), node_len};
       pos += node_len;
+      const std::size_t nonce_len = hello_nonce_size(h.auth);
+      const std::size_t proof_len = hello_proof_size(h.auth, h.role);
+      if (pos + nonce_len + proof_len > n) return DecodeError::truncated_field;
+      h.nonce = payload.subspan(pos, nonce_len);
+      pos += nonce_len;
+      h.proof = payload.subspan(pos, proof_len);
+      pos += proof_len;
       if (pos != n) return DecodeError::bad_length;
       out.hello = h;
       return DecodeError::none;
@@ -215,11 +264,17 @@ DecodeError decode_payload(RecordType type, std::span<const std::uint8_t> payloa
       out.heartbeat.time_ns = load_be64(p);
       out.heartbeat.last_seq = load_be64(p + 8);
       return DecodeError::none;
+    case RecordType::auth:
+      if (n < kAuthPayload) return DecodeError::truncated_field;
+      if (n > kAuthPayload) return DecodeError::bad_length;
+      out.auth_proof = payload;
+      return DecodeError::none;
   }
   return DecodeError::bad_type;
 }
 
-LogDecoder::LogDecoder(DecoderLimits limits) : limits_(limits), buf_(kHeaderSize + limits.max_payload) {}
+LogDecoder::LogDecoder(DecoderLimits limits)
+    : limits_(limits), buf_(kHeaderSize + limits.max_payload + kTagSize) {}
 
 bool LogDecoder::expect_hello(const HelloExpectation& e) noexcept {
   if (e.cluster.size() > kMaxNameLength) return false;
@@ -236,6 +291,7 @@ void LogDecoder::reset() noexcept {
   in_ = {};
   error_ = DecodeError::none;
   hello_seen_ = false;
+  auth_ = nullptr;
 }
 
 bool LogDecoder::feed(std::span<const std::uint8_t> chunk) noexcept {
@@ -254,7 +310,7 @@ DecodeStatus LogDecoder::fail(DecodeError e) noexcept {
 DecodeError LogDecoder::check_header(const std::uint8_t* h, std::uint32_t& len) const noexcept {
   if (load_be16(h) != kMagic) return DecodeError::bad_magic;
   if (h[2] < static_cast<std::uint8_t>(RecordType::hello) ||
-      h[2] > static_cast<std::uint8_t>(RecordType::heartbeat)) {
+      h[2] > static_cast<std::uint8_t>(RecordType::auth)) {
     return DecodeError::bad_type;
   }
   if (h[3] != 0) return DecodeError::bad_flags;
@@ -276,15 +332,14 @@ DecodeStatus LogDecoder::next(Record& out) noexcept {
       if (have_ < kHeaderSize) return DecodeStatus::need_more;
     }
     if (const DecodeError e = check_header(buf_.data(), len); e != DecodeError::none) return fail(e);
-    const std::size_t need = kHeaderSize + len;
+    const std::size_t need = kHeaderSize + len + tag_size();
     const std::size_t take = std::min(need - have_, in_.size());
     if (take != 0) std::memcpy(buf_.data() + have_, in_.data(), take);
     have_ += take;
     in_ = in_.subspan(take);
     if (have_ < need) return DecodeStatus::need_more;
     have_ = 0;  // the bytes stay in buf_ until the next call
-    return finish(static_cast<RecordType>(buf_[2]),
-                  std::span<const std::uint8_t>(buf_).subspan(kHeaderSize, len), out);
+    return finish(std::span<const std::uint8_t>(buf_).first(need), len, out);
   }
   if (in_.empty()) return DecodeStatus::need_more;
   if (in_.size() < kHeaderSize) {
@@ -294,12 +349,12 @@ DecodeStatus LogDecoder::next(Record& out) noexcept {
     return DecodeStatus::need_more;
   }
   if (const DecodeError e = check_header(in_.data(), len); e != DecodeError::none) return fail(e);
-  const std::size_t need = kHeaderSize + len;
+  const std::size_t need = kHeaderSize + len + tag_size();
   if (in_.size() >= need) {
     // Whole record inside the chunk: no copy.
     const auto rec = in_.first(need);
     in_ = in_.subspan(need);
-    return finish(static_cast<RecordType>(rec[2]), rec.subspan(kHeaderSize), out);
+    return finish(rec, len, out);
   }
   // need <= buf_.size() because len passed the limit check.
   std::memcpy(buf_.data(), in_.data(), in_.size());
@@ -308,8 +363,17 @@ DecodeStatus LogDecoder::next(Record& out) noexcept {
   return DecodeStatus::need_more;
 }
 
-DecodeStatus LogDecoder::finish(RecordType type, std::span<const std::uint8_t> payload,
+// `record` is header + payload (+ tag when authenticated).
+DecodeStatus LogDecoder::finish(std::span<const std::uint8_t> record, std::size_t payload_len,
                                 Record& out) noexcept {
+  // The tag is checked before any field is looked at: a forged record is refused as
+  // such, whatever it claims to be.
+  if (auth_ != nullptr && !auth_->verify(record.first(kHeaderSize + payload_len),
+                                         record.subspan(kHeaderSize + payload_len, kTagSize))) {
+    return fail(DecodeError::bad_mac);
+  }
+  const auto type = static_cast<RecordType>(record[2]);
+  const auto payload = record.subspan(kHeaderSize, payload_len);
   if (const DecodeError e = decode_payload(type, payload, out); e != DecodeError::none) return fail(e);
   if (type == RecordType::hello) {
     if (hello_seen_) return fail(DecodeError::unexpected_hello);

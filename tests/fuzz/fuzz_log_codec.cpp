@@ -40,6 +40,9 @@ std::vector<std::uint8_t> reencode(const Record& r) {
     case RecordType::heartbeat:
       n = encode_heartbeat(out, r.heartbeat);
       break;
+    case RecordType::auth:
+      n = encode_auth(out, r.auth_proof);
+      break;
   }
   out.resize(n);
   return out;
@@ -87,7 +90,7 @@ Outcome run(std::span<const std::uint8_t> stream, std::uint8_t mode) {
       o.records.push_back(std::move(bytes));
     }
     check(dec.buffered() <= dec.capacity());
-    check(dec.capacity() == kHeaderSize + kMaxPayload);
+    check(dec.capacity() == kHeaderSize + kMaxPayload + kTagSize);  // room for a record tag
     if (st == DecodeStatus::error) o.error = dec.error();
     pos += n;
   }

@@ -13,6 +13,14 @@
 // returns 0: backpressure) and fixed read/write buffers; the receiver pauses reading
 // (and acking) while its sink refuses entries. Nothing is dropped silently.
 //
+// Authentication: with a pre-shared key (`psk` in both configs) the HELLO exchange is a
+// mutual HMAC-SHA256 challenge-response and every later record carries a tag bound to
+// the connection, the direction and its position (log_auth.hpp). A peer without the
+// key, with a key where this side has none, with a wrong key, or a tampered, replayed,
+// reordered or dropped record ends the connection: CloseReason::auth_failed, the reason
+// in last_auth_failure(), counted in ChannelStats::auth_failures. Without a psk the
+// channel is unauthenticated (isolated links only).
+//
 // Thread-safety: everything, including callbacks, runs on the io_context's single
 // thread. Destroying a sender/receiver closes its sockets; pending handlers then
 // complete as no-ops (the io_context must outlive the object or be stopped first).
@@ -26,12 +34,14 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "ftproxy/common/time.hpp"
 #include "ftproxy/replication/codec.hpp"
+#include "ftproxy/replication/log_auth.hpp"
 #include "ftproxy/replication/unacked_log.hpp"
 
 namespace ftproxy::replication {
@@ -48,6 +58,7 @@ enum class CloseReason : std::uint8_t {
   replaced,       // receiver: a newer, valid primary connection took over
   dropped,        // the owner called drop_connection()
   stopped,        // the owner called stop() or destroyed the object
+  auth_failed,    // authentication failed (see last_auth_failure)
 };
 const char* to_string(CloseReason r) noexcept;
 
@@ -61,6 +72,23 @@ enum class ProtocolError : std::uint8_t {
 };
 inline constexpr std::size_t kProtocolErrorCount = 6;
 const char* to_string(ProtocolError e) noexcept;
+
+// Why authentication failed (the label of ftproxy_log_auth_failures_total).
+enum class AuthFailure : std::uint8_t {
+  none,
+  peer_without_key,  // this side has a key, the peer's HELLO announces none
+  peer_with_key,     // the peer's HELLO announces a key, this side has none
+  bad_proof,         // handshake proof wrong: another key, or a replayed/tampered handshake
+  missing_proof,     // receiver: a record other than AUTH before the primary proved itself
+  bad_record_mac,    // a record's tag did not verify (tampered, replayed, reordered, dropped)
+  no_randomness,     // the CSPRNG gave no nonce (this side's problem; nothing was sent)
+  no_answer,         // receiver: the peer left (or timed out) after our challenge without
+                     // answering, as a primary with another key does once our proof fails
+};
+inline constexpr std::size_t kAuthFailureCount = 8;
+const char* to_string(AuthFailure f) noexcept;
+// One sentence for the log: what the operator should look at.
+const char* explain(AuthFailure f) noexcept;
 
 // Monotonic counters (read on the loop thread, e.g. for /metrics).
 struct ChannelStats {
@@ -90,6 +118,8 @@ struct ChannelStats {
   std::uint64_t refused_hellos = 0;    // receiver: connections refused during HELLO
   std::uint64_t refused_busy = 0;      // receiver: too many connections awaiting HELLO
   std::uint64_t hello_timeouts = 0;
+  std::uint64_t authenticated = 0;                                   // handshakes completed with the key
+  std::array<std::uint64_t, kAuthFailureCount> auth_failures{};      // by AuthFailure
   std::array<std::uint64_t, kDecodeErrorCount> decode_errors{};      // by DecodeError
   std::array<std::uint64_t, kProtocolErrorCount> protocol_errors{};  // by ProtocolError
 };
@@ -99,7 +129,8 @@ using MonoClockFn = std::function<MonoTime()>;
 struct SenderConfig {
   std::string cluster;  // 1..64 bytes
   std::uint64_t epoch = 0;
-  std::string node_name;  // 0..64 bytes, sent in HELLO
+  std::string node_name;          // 0..64 bytes, sent in HELLO
+  std::vector<std::uint8_t> psk;  // kLogKeyMinBytes..kLogKeyMaxBytes; empty = no authentication
   boost::asio::ip::tcp::endpoint peer;
   UnackedLogLimits unacked{};
   std::size_t batch_bytes = 64 * 1024;  // records coalesced per write
@@ -157,6 +188,7 @@ class LogSender {
   CloseReason last_close_reason() const noexcept;
   DecodeError last_decode_error() const noexcept;
   ProtocolError last_protocol_error() const noexcept;
+  AuthFailure last_auth_failure() const noexcept;
   const ChannelStats& stats() const noexcept;
 
  private:
@@ -169,6 +201,7 @@ struct ReceiverConfig {
   bool check_epoch = true;
   std::uint64_t epoch = 0;  // ... and this epoch when check_epoch
   std::string node_name;
+  std::vector<std::uint8_t> psk;          // the same key as the primary's; empty = none
   boost::asio::ip::tcp::endpoint listen;  // port 0 = ephemeral (see local_endpoint())
   std::size_t max_entry_data = kDefaultMaxEntryData;
   std::size_t read_buffer_bytes = 64 * 1024;
@@ -215,6 +248,7 @@ class LogReceiver {
   bool paused() const noexcept;          // the sink refused an entry
   std::string_view peer_node() const noexcept;
   CloseReason last_close_reason() const noexcept;
+  AuthFailure last_auth_failure() const noexcept;  // last refusal or closure for auth
   const ChannelStats& stats() const noexcept;
 
  private:

@@ -7,14 +7,22 @@
 //   flags   u8   reserved, must be 0
 //   length  u32  payload length, bounded by the decoder's limit
 // Payloads:
-//   HELLO     version u16, role u8, reserved u8 (0), epoch u64, seq u64,
-//             cluster_len u8 (1..64), cluster, node_len u8 (0..64), node
+//   HELLO     version u16, role u8, auth u8 (AuthMode), epoch u64, seq u64,
+//             cluster_len u8 (1..64), cluster, node_len u8 (0..64), node,
+//             then with auth = psk: nonce (32 bytes), and from the backup also
+//             proof (32 bytes, HMAC-SHA256, see log_auth.hpp)
 //             (primary: seq = its cumulative acked seq; backup: highest seq it received,
 //              so the primary resends from seq + 1)
+//   AUTH      proof (32 bytes): the primary's answer to the backup's nonce (psk only)
 //   ENTRY     seq u64, time_ns u64, kind u8, data (0..max_entry_data bytes)
 //   ACK       seq u64 (cumulative: every entry <= seq was received)
 //   HEARTBEAT time_ns u64 (sender's clock), last_seq u64 (primary: last seq sent;
 //             backup: last seq received)
+//
+// Authenticated sessions (auth = psk in both HELLOs): every record after the handshake
+// (primary -> backup: after AUTH; backup -> primary: after its HELLO) is followed by a
+// kTagSize-byte tag that is not counted in `length` (see RecordAuthenticator).
+// Version 1 peers (no auth byte) are refused with unsupported_version both ways.
 //
 // Thread-safety: functions are reentrant; a LogDecoder is used by one thread.
 #pragma once
@@ -29,24 +37,33 @@
 namespace ftproxy::replication {
 
 inline constexpr std::uint16_t kMagic = 0x4654;
-inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::uint16_t kProtocolVersion = 2;
 inline constexpr std::size_t kHeaderSize = 8;
 inline constexpr std::size_t kMaxNameLength = 64;  // cluster and node names
 inline constexpr std::size_t kHelloFixedSize = 2 + 1 + 1 + 8 + 8;
-inline constexpr std::size_t kHelloMaxPayload = kHelloFixedSize + 1 + kMaxNameLength + 1 + kMaxNameLength;
+inline constexpr std::size_t kNonceSize = 32;  // HELLO nonce (auth = psk)
+inline constexpr std::size_t kProofSize = 32;  // HMAC-SHA256 handshake proof
+inline constexpr std::size_t kTagSize = 16;    // per-record tag (truncated HMAC-SHA256)
+inline constexpr std::size_t kHelloMaxPayload =
+    kHelloFixedSize + 1 + kMaxNameLength + 1 + kMaxNameLength + kNonceSize + kProofSize;
+inline constexpr std::size_t kAuthPayload = kProofSize;
 inline constexpr std::size_t kEntryFixedSize = 8 + 8 + 1;
 inline constexpr std::size_t kAckPayload = 8;
 inline constexpr std::size_t kHeartbeatPayload = 16;
 // Largest entry data by default: a jumbo frame (9216 + link header) fits with room.
 inline constexpr std::size_t kDefaultMaxEntryData = 16 * 1024;
 
-enum class RecordType : std::uint8_t { hello = 1, entry = 2, ack = 3, heartbeat = 4 };
+enum class RecordType : std::uint8_t { hello = 1, entry = 2, ack = 3, heartbeat = 4, auth = 5 };
 enum class EntryKind : std::uint8_t { inbound_frame = 1, flow_meta = 2, output_digest = 3 };
 enum class PeerRole : std::uint8_t { primary = 1, backup = 2 };
+// What a HELLO announces: none = unauthenticated channel (isolated links only),
+// psk = HMAC-SHA256 challenge-response with a pre-shared key, then per-record tags.
+enum class AuthMode : std::uint8_t { none = 0, psk = 1 };
 
 const char* to_string(RecordType t) noexcept;
 const char* to_string(EntryKind k) noexcept;
 const char* to_string(PeerRole r) noexcept;
+const char* to_string(AuthMode m) noexcept;
 
 // Why a byte stream was rejected. The connection carrying it is to be closed.
 enum class DecodeError : std::uint8_t {
@@ -65,8 +82,9 @@ enum class DecodeError : std::uint8_t {
   bad_entry_kind,       // ENTRY kind unknown
   missing_hello,        // first record is not a HELLO while one is expected
   unexpected_hello,     // a second HELLO on the same stream
+  bad_mac,              // record tag did not verify (tampered, replayed, reordered, dropped)
 };
-inline constexpr std::size_t kDecodeErrorCount = 15;
+inline constexpr std::size_t kDecodeErrorCount = 16;
 const char* to_string(DecodeError e) noexcept;
 
 // HELLO, both directions. Names are views (into the caller's strings when encoding,
@@ -78,6 +96,9 @@ struct Hello {
   std::uint64_t seq = 0;
   std::string_view cluster;
   std::string_view node;
+  AuthMode auth = AuthMode::none;
+  std::span<const std::uint8_t> nonce;  // kNonceSize bytes iff auth == psk
+  std::span<const std::uint8_t> proof;  // kProofSize bytes iff auth == psk and role == backup
 };
 
 // ENTRY as decoded: `data` views the payload (see LogDecoder::next for its lifetime).
@@ -101,6 +122,7 @@ struct Record {
   EntryView entry;
   std::uint64_t ack_seq = 0;
   Heartbeat heartbeat;
+  std::span<const std::uint8_t> auth_proof;  // AUTH: kProofSize bytes
 };
 
 // ---- Encoding -----------------------------------------------------------------------
@@ -113,12 +135,15 @@ constexpr std::size_t entry_record_size(std::size_t data_len) noexcept {
 }
 inline constexpr std::size_t kAckRecordSize = kHeaderSize + kAckPayload;
 inline constexpr std::size_t kHeartbeatRecordSize = kHeaderSize + kHeartbeatPayload;
+inline constexpr std::size_t kAuthRecordSize = kHeaderSize + kAuthPayload;
 
 std::size_t encode_hello(std::span<std::uint8_t> out, const Hello& h) noexcept;
 std::size_t encode_entry(std::span<std::uint8_t> out, std::uint64_t seq, EntryKind kind,
                          std::uint64_t time_ns, std::span<const std::uint8_t> data) noexcept;
 std::size_t encode_ack(std::span<std::uint8_t> out, std::uint64_t seq) noexcept;
 std::size_t encode_heartbeat(std::span<std::uint8_t> out, const Heartbeat& hb) noexcept;
+// `proof` must be kProofSize bytes.
+std::size_t encode_auth(std::span<std::uint8_t> out, std::span<const std::uint8_t> proof) noexcept;
 
 // Appends records into a caller-owned buffer (no allocation). A record that does not
 // fit is refused whole (the append returns false and nothing is written).
@@ -132,6 +157,9 @@ class LogEncoder {
   }
   bool append_ack(std::uint64_t seq) noexcept { return advance(encode_ack(rest(), seq)); }
   bool append_heartbeat(const Heartbeat& hb) noexcept { return advance(encode_heartbeat(rest(), hb)); }
+  bool append_auth(std::span<const std::uint8_t> proof) noexcept {
+    return advance(encode_auth(rest(), proof));
+  }
   // Copies an already encoded record (or several) verbatim.
   bool append_raw(std::span<const std::uint8_t> bytes) noexcept;
 
@@ -152,8 +180,9 @@ class LogEncoder {
 
 // ---- Decoding -----------------------------------------------------------------------
 struct DecoderLimits {
-  // Largest payload accepted; a header announcing more is rejected before any payload
-  // byte is buffered. Default: an entry with kDefaultMaxEntryData bytes of data.
+  // Largest payload accepted (tags not included); a header announcing more is rejected
+  // before any payload byte is buffered. Default: an entry with kDefaultMaxEntryData
+  // bytes of data.
   std::size_t max_payload = kEntryFixedSize + kDefaultMaxEntryData;
 };
 
@@ -168,8 +197,18 @@ struct HelloExpectation {
 
 enum class DecodeStatus : std::uint8_t { record, need_more, error };
 
+// Checks the tag that follows every record of an authenticated session, in stream
+// order (implementations count records, so a replayed, reordered or dropped record
+// fails). Called on the decoder's thread; must not allocate.
+class RecordAuthenticator {
+ public:
+  virtual ~RecordAuthenticator() = default;
+  // `record` is header + payload as received; `tag` is kTagSize bytes.
+  virtual bool verify(std::span<const std::uint8_t> record, std::span<const std::uint8_t> tag) noexcept = 0;
+};
+
 // Streaming decoder over a byte stream cut into arbitrary chunks. Memory is fixed at
-// construction (kHeaderSize + max_payload bytes); a record lying whole inside the
+// construction (kHeaderSize + max_payload + kTagSize bytes); a record lying whole inside the
 // current chunk is returned without copying. Once an error is reported the decoder
 // stays in error until reset().
 //
@@ -191,9 +230,16 @@ class LogDecoder {
   // next call to next(), feed() or reset(), and as long as the fed chunk is alive.
   DecodeStatus next(Record& out) noexcept;
 
+  // From the next record on, every record must be followed by a kTagSize tag that
+  // `auth` accepts (else DecodeError::bad_mac); nullptr = no tags. Call between next()
+  // calls (e.g. right after the record that completed the handshake). Not owned; must
+  // outlive its use. reset() turns it off.
+  void set_authenticator(RecordAuthenticator* auth) noexcept { auth_ = auth; }
+
   DecodeError error() const noexcept { return error_; }
   bool hello_seen() const noexcept { return hello_seen_; }
-  // Bytes of a partial record held internally (bounded by kHeaderSize + max_payload).
+  // Bytes of a partial record held internally (bounded by kHeaderSize + max_payload +
+  // kTagSize).
   std::size_t buffered() const noexcept { return have_; }
   std::size_t capacity() const noexcept { return buf_.size(); }
   // Back to the initial state (expectation kept); for a new connection.
@@ -202,7 +248,8 @@ class LogDecoder {
  private:
   DecodeStatus fail(DecodeError e) noexcept;
   DecodeError check_header(const std::uint8_t* h, std::uint32_t& len) const noexcept;
-  DecodeStatus finish(RecordType type, std::span<const std::uint8_t> payload, Record& out) noexcept;
+  DecodeStatus finish(std::span<const std::uint8_t> record, std::size_t payload_len, Record& out) noexcept;
+  std::size_t tag_size() const noexcept { return auth_ != nullptr ? kTagSize : 0; }
 
   DecoderLimits limits_;
   std::vector<std::uint8_t> buf_;  // partial record, sized once
@@ -214,6 +261,7 @@ class LogDecoder {
   HelloExpectation expect_{};
   std::array<char, kMaxNameLength> cluster_{};
   std::size_t cluster_len_ = 0;
+  RecordAuthenticator* auth_ = nullptr;
 };
 
 // Decodes one payload of a known type (no header). Used by the decoder; exposed for

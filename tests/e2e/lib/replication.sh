@@ -28,10 +28,14 @@ repl_fail() {
 # silent after failover.timeout_ms (a spurious failover, seen with a single client when
 # S2 lags S1; reported to the lead). REPL_FAILOVER_TIMEOUT_MS=60 runs with the shipped value.
 REPL_PROXY_OPTS=("failover.timeout_ms=${REPL_FAILOVER_TIMEOUT_MS:-1000}")
+# REPL_BACKEND=dpdk runs both proxies on that packet I/O backend (like FO_BACKEND of
+# failover.sh; test_dpdk_replication.sh sets it); unset = the example configs' pcap.
+[[ -z ${REPL_BACKEND:-} ]] || REPL_PROXY_OPTS+=("ports.backend=\"$REPL_BACKEND\"")
 
 # repl_start_pair: pair_start_proxies with REPL_PROXY_OPTS, then both in their states.
 repl_start_pair() {
   pair_start_proxies "${REPL_PROXY_OPTS[@]}"
+  [[ -z ${REPL_BACKEND:-} ]] || pair_expect_backend "$REPL_BACKEND" || repl_fail "$PAIR_BACKEND_ERROR"
   pair_wait_state "$TOPO_NS_P2" backup 5 || repl_fail "backup not in state backup: $(pair_state "$TOPO_NS_P2")"
   pair_wait_state "$TOPO_NS_P1" primary 5 || repl_fail "primary not in state primary: $(pair_state "$TOPO_NS_P1")"
 }
@@ -309,7 +313,7 @@ PY
   cat >"$TOPO_DIR/log_probe.py" <<'PY'
 import socket, struct, sys
 
-def hello(cluster, node, epoch=1, role=1, version=1):
+def hello(cluster, node, epoch=1, role=1, version=2):
     c, n = cluster.encode(), node.encode()
     payload = struct.pack(">HBBQQ", version, role, 0, epoch, 0) + bytes([len(c)]) + c + bytes([len(n)]) + n
     return struct.pack(">HBBI", 0x4654, 1, 0, len(payload)) + payload

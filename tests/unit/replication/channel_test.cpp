@@ -9,6 +9,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include <array>
 #include <cstdio>
 #include <optional>
 #include <vector>
@@ -445,5 +446,355 @@ TEST_F(Channel, SenderRejectsImpossibleResumeAndBadAcks) {
   EXPECT_EQ(tx->last_close_reason(), CloseReason::decode_error);
 }
 
+// ---- authenticated channel (log.key_file) --------------------------------------------
+
+const Bytes kKey(32, 0x5a);
+const Bytes kOtherKey(32, 0xa5);
+
+std::uint64_t auth_count(const ChannelStats& st, AuthFailure f) {
+  return st.auth_failures[static_cast<std::size_t>(f)];
+}
+std::uint64_t auth_total(const ChannelStats& st) {
+  std::uint64_t n = 0;
+  for (auto v : st.auth_failures) n += v;
+  return n;
+}
+
+struct KeyedChannel : Channel {
+  void start_keyed_pair(const Bytes& rx_key, const Bytes& tx_key) {
+    ReceiverConfig rc = receiver_config();
+    rc.psk = rx_key;
+    start_receiver(rc);
+    SenderConfig sc = sender_config(rx->local_endpoint());
+    sc.psk = tx_key;
+    tx.emplace(io, sc);
+    tx->start(clock.now());
+  }
+
+  // Reads from `sock` until a whole HELLO arrived; returns its payload (copied).
+  std::optional<Bytes> read_hello(tcp::socket& sock) {
+    LogDecoder dec;
+    Bytes buf(4096);
+    for (int tries = 0; tries < 50; ++tries) {
+      std::size_t got = 0;
+      bool done = false;
+      boost::system::error_code err;
+      sock.async_read_some(asio::buffer(buf), [&](boost::system::error_code ec, std::size_t n) {
+        err = ec;
+        got = n;
+        done = true;
+      });
+      if (!pump([&] { return done; }) || err) return std::nullopt;
+      dec.feed(std::span<const std::uint8_t>(buf.data(), got));
+      Record r;
+      const auto st = dec.next(r);
+      if (st == DecodeStatus::record && r.type == RecordType::hello)
+        return Bytes(r.payload.begin(), r.payload.end());
+      if (st != DecodeStatus::need_more) return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+  // A primary speaking the keyed handshake by hand, so a test can tamper with what
+  // follows. `sent` collects every byte written (to replay them).
+  bool raw_handshake(RawPeer& p, const Bytes& key, RecordMac& tx_mac, Bytes& sent) {
+    p.connect(rx->local_endpoint());
+    std::array<std::uint8_t, kNonceSize> nonce{};
+    if (!fill_random(nonce)) return false;
+    Hello h;
+    h.role = PeerRole::primary;
+    h.cluster = "prod";
+    h.epoch = 3;
+    h.node = "raw";
+    h.auth = AuthMode::psk;
+    h.nonce = nonce;
+    Bytes hello(hello_record_size(h));
+    encode_hello(hello, h);
+    p.send(hello);
+    sent.insert(sent.end(), hello.begin(), hello.end());
+    const auto hb = read_hello(p.sock);
+    if (!hb) return false;
+    SessionSecrets sec;
+    derive_session(key, std::span<const std::uint8_t>(hello).subspan(kHeaderSize),
+                   std::span<const std::uint8_t>(*hb).first(hb->size() - kProofSize), sec);
+    Bytes auth(kAuthRecordSize);
+    encode_auth(auth, sec.primary_proof);
+    p.send(auth);
+    sent.insert(sent.end(), auth.begin(), auth.end());
+    tx_mac.start(sec.primary_to_backup);
+    return true;
+  }
+
+  Bytes sealed_entry(RawPeer& p, RecordMac& mac, std::uint64_t seq) {
+    Bytes e = p.entry(seq);
+    Bytes tag(kTagSize);
+    mac.seal(e, tag);
+    e.insert(e.end(), tag.begin(), tag.end());
+    return e;
+  }
+};
+
+TEST_F(KeyedChannel, SameKeyReplicatesAcrossAReconnectWithResend) {
+  start_keyed_pair(kKey, kKey);
+  ASSERT_TRUE(pump([&] { return tx->connected() && rx->connected(); }));
+  constexpr std::uint64_t kTotal = 4000;
+  std::uint64_t next = 1;
+  bool dropped = false;
+  ASSERT_TRUE(pump([&] {
+    for (int i = 0; i < 50 && next <= kTotal; ++i) {
+      if (queue(next) != next) break;
+      ++next;
+    }
+    if (!dropped && delivered.size() >= 1500) {
+      rx->drop_connection();
+      dropped = true;
+    }
+    return next > kTotal && tx->acked_seq() == kTotal;
+  }));
+  ASSERT_TRUE(dropped);
+  EXPECT_TRUE(delivered_in_order(kTotal));
+  EXPECT_TRUE(data_ok);
+  EXPECT_EQ(tx->stats().reconnects, 1u);
+  EXPECT_EQ(tx->stats().authenticated, 2u);
+  EXPECT_EQ(rx->stats().authenticated, 2u);
+  EXPECT_EQ(tx->stats().entries_sent - tx->stats().entries_resent, kTotal);
+  EXPECT_EQ(auth_total(tx->stats()), 0u);
+  EXPECT_EQ(auth_total(rx->stats()), 0u);
+  // Heartbeats and acks flow tagged both ways.
+  const auto hb_tx = tx->stats().heartbeats_received;
+  clock.advance(milliseconds(20));
+  ASSERT_TRUE(pump([&] { return tx->stats().heartbeats_received > hb_tx; }));
+}
+
+TEST_F(KeyedChannel, WrongKeyIsRefusedAndCountedOnBothSides) {
+  start_keyed_pair(kKey, kOtherKey);
+  for (std::uint64_t s = 1; s <= 5; ++s) ASSERT_EQ(queue(s), s);
+  ASSERT_TRUE(pump([&] {
+    return auth_count(tx->stats(), AuthFailure::bad_proof) >= 2 &&
+           auth_count(rx->stats(), AuthFailure::no_answer) >= 2;
+  }));
+  EXPECT_EQ(tx->last_auth_failure(), AuthFailure::bad_proof);
+  EXPECT_EQ(tx->last_close_reason(), CloseReason::auth_failed);
+  EXPECT_EQ(rx->last_auth_failure(), AuthFailure::no_answer);
+  EXPECT_FALSE(tx->connected());
+  EXPECT_FALSE(rx->connected());
+  EXPECT_EQ(rx->stats().connects, 0u);
+  EXPECT_EQ(tx->stats().connects, 0u);
+  EXPECT_TRUE(delivered.empty());
+  EXPECT_GE(rx->stats().refused_hellos, 2u);
+}
+
+TEST_F(KeyedChannel, KeyOnOneSideOnlyIsRefusedWithTheReasonOnBothSides) {
+  start_keyed_pair(kKey, {});  // backup has a key, primary none
+  ASSERT_TRUE(pump([&] {
+    return auth_count(tx->stats(), AuthFailure::peer_with_key) >= 1 &&
+           auth_count(rx->stats(), AuthFailure::peer_without_key) >= 1;
+  }));
+  EXPECT_EQ(tx->last_close_reason(), CloseReason::auth_failed);
+  EXPECT_EQ(rx->stats().connects, 0u);
+  tx.reset();
+  rx.reset();
+
+  start_keyed_pair({}, kKey);  // primary has a key, backup none
+  ASSERT_TRUE(pump([&] {
+    return auth_count(tx->stats(), AuthFailure::peer_without_key) >= 1 &&
+           auth_count(rx->stats(), AuthFailure::peer_with_key) >= 1;
+  }));
+  EXPECT_EQ(tx->last_auth_failure(), AuthFailure::peer_without_key);
+  EXPECT_EQ(rx->last_auth_failure(), AuthFailure::peer_with_key);
+  EXPECT_EQ(rx->stats().connects, 0u);
+  EXPECT_EQ(tx->stats().connects, 0u);
+}
+
+TEST_F(KeyedChannel, TamperedReplayedReorderedDroppedOrForeignRecordsCloseTheConnection) {
+  ReceiverConfig rc = receiver_config();
+  rc.psk = kKey;
+  start_receiver(rc);
+  enum class Mode { tamper, replay, reorder, drop, foreign };
+  std::uint64_t failures = 0;
+  for (Mode mode : {Mode::tamper, Mode::replay, Mode::reorder, Mode::drop, Mode::foreign}) {
+    SCOPED_TRACE(static_cast<int>(mode));
+    RawPeer p(io);
+    RecordMac mac;
+    Bytes sent;
+    ASSERT_TRUE(raw_handshake(p, kKey, mac, sent));
+    ASSERT_TRUE(pump([&] { return rx->connected() && rx->stats().authenticated == failures + 1; }));
+    const std::uint64_t base = rx->last_delivered_seq();
+    Bytes e1 = sealed_entry(p, mac, base + 1);
+    Bytes e2 = sealed_entry(p, mac, base + 2);
+    Bytes stream;
+    const auto add = [&](const Bytes& b) { stream.insert(stream.end(), b.begin(), b.end()); };
+    std::uint64_t expect_delivered = base + 1;
+    switch (mode) {
+      case Mode::tamper:
+        e2[kHeaderSize + kEntryFixedSize + 3] ^= 0x01;  // one data byte
+        add(e1);
+        add(e2);
+        break;
+      case Mode::replay:
+        add(e1);
+        add(e1);
+        break;
+      case Mode::reorder:
+        add(e2);
+        add(e1);
+        expect_delivered = base;
+        break;
+      case Mode::drop:
+        add(e2);
+        expect_delivered = base;
+        break;
+      case Mode::foreign: {
+        // A record sealed for another connection with the same key.
+        RawPeer other(io);
+        RecordMac other_mac;
+        Bytes other_sent;
+        ASSERT_TRUE(raw_handshake(other, kKey, other_mac, other_sent));
+        ASSERT_TRUE(pump([&] { return rx->stats().authenticated == failures + 2; }));
+        // The second connection replaced the first; it gets a record tagged for the first.
+        p.sock = std::move(other.sock);
+        add(sealed_entry(p, mac, base + 1));
+        expect_delivered = base;
+        break;
+      }
+    }
+    p.send(stream);
+    ++failures;
+    ASSERT_TRUE(pump([&] { return auth_count(rx->stats(), AuthFailure::bad_record_mac) == failures; }));
+    EXPECT_FALSE(rx->connected());
+    EXPECT_EQ(rx->last_close_reason(), CloseReason::auth_failed);
+    EXPECT_EQ(rx->last_auth_failure(), AuthFailure::bad_record_mac);
+    EXPECT_EQ(rx->stats().decode_errors[static_cast<std::size_t>(DecodeError::bad_mac)], failures);
+    EXPECT_EQ(rx->last_delivered_seq(), expect_delivered);
+  }
+}
+
+TEST_F(KeyedChannel, RecordsBeforeTheProofAreRefusedAndASilentChallengedPeerIsCounted) {
+  ReceiverConfig rc = receiver_config();
+  rc.psk = kKey;
+  start_receiver(rc);
+  // HELLO with a key, then an ENTRY instead of AUTH.
+  RawPeer p(io);
+  p.connect(rx->local_endpoint());
+  std::array<std::uint8_t, kNonceSize> nonce{};
+  ASSERT_TRUE(fill_random(nonce));
+  Hello h;
+  h.role = PeerRole::primary;
+  h.cluster = "prod";
+  h.epoch = 3;
+  h.auth = AuthMode::psk;
+  h.nonce = nonce;
+  Bytes hello(hello_record_size(h));
+  encode_hello(hello, h);
+  p.send(hello);
+  ASSERT_TRUE(read_hello(p.sock));
+  p.send(p.entry(1));
+  ASSERT_TRUE(pump([&] { return auth_count(rx->stats(), AuthFailure::missing_proof) == 1; }));
+  EXPECT_TRUE(delivered.empty());
+  EXPECT_EQ(rx->stats().connects, 0u);
+  // HELLO with a key, then silence: after hello_timeout it counts as no_answer.
+  RawPeer q(io);
+  q.connect(rx->local_endpoint());
+  q.send(hello);
+  ASSERT_TRUE(read_hello(q.sock));
+  clock.advance(milliseconds(500));
+  ASSERT_TRUE(pump([&] { return auth_count(rx->stats(), AuthFailure::no_answer) == 1; }));
+  EXPECT_EQ(rx->stats().hello_timeouts, 1u);
+  EXPECT_EQ(rx->stats().refused_hellos, 2u);
+  EXPECT_EQ(rx->stats().connects, 0u);
+}
+
+TEST_F(KeyedChannel, PairKeepsReplicatingWhileNoKeyWrongKeyAndReplayAreRefused) {
+  start_keyed_pair(kKey, kKey);
+  ASSERT_TRUE(pump([&] { return tx->connected() && rx->connected(); }));
+  std::uint64_t next = 1;
+  for (; next <= 100; ++next) ASSERT_EQ(queue(next), next);
+  ASSERT_TRUE(pump([&] { return tx->acked_seq() == 100; }));
+
+  // A legitimate-looking session captured against another backup with the same key:
+  // its bytes (HELLO, AUTH, tagged entries) are then replayed to the pair's backup.
+  Bytes captured;
+  {
+    LogReceiver other_rx(
+        io,
+        [] {
+          ReceiverConfig c;
+          c.cluster = "prod";
+          c.epoch = 3;
+          c.listen = tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0);
+          c.psk = kKey;
+          return c;
+        }(),
+        [](const EntryView&) { return true; });
+    std::string err;
+    ASSERT_TRUE(other_rx.listen(err)) << err;
+    RawPeer p(io);
+    RecordMac mac;
+    p.connect(other_rx.local_endpoint());
+    std::array<std::uint8_t, kNonceSize> nonce{};
+    ASSERT_TRUE(fill_random(nonce));
+    Hello h;
+    h.role = PeerRole::primary;
+    h.cluster = "prod";
+    h.epoch = 3;
+    h.node = "captured";
+    h.auth = AuthMode::psk;
+    h.nonce = nonce;
+    Bytes hello(hello_record_size(h));
+    encode_hello(hello, h);
+    p.send(hello);
+    const auto hb = read_hello(p.sock);
+    ASSERT_TRUE(hb);
+    SessionSecrets sec;
+    derive_session(kKey, std::span<const std::uint8_t>(hello).subspan(kHeaderSize),
+                   std::span<const std::uint8_t>(*hb).first(hb->size() - kProofSize), sec);
+    Bytes auth(kAuthRecordSize);
+    encode_auth(auth, sec.primary_proof);
+    mac.start(sec.primary_to_backup);
+    captured = hello;
+    captured.insert(captured.end(), auth.begin(), auth.end());
+    for (std::uint64_t s = 1; s <= 3; ++s) {
+      const Bytes e = sealed_entry(p, mac, s);
+      captured.insert(captured.end(), e.begin(), e.end());
+    }
+    p.send(Bytes(captured.begin() + static_cast<std::ptrdiff_t>(hello.size()), captured.end()));
+    ASSERT_TRUE(pump([&] { return other_rx.last_delivered_seq() == 3; }));  // it was valid there
+  }
+
+  SenderConfig intruder = sender_config(rx->local_endpoint());
+  intruder.node_name = "no-key";
+  LogSender no_key(io, intruder);
+  intruder.node_name = "wrong-key";
+  intruder.psk = kOtherKey;
+  LogSender wrong_key(io, intruder);
+  no_key.start(clock.now());
+  wrong_key.start(clock.now());
+  RawPeer replay(io);
+  replay.connect(rx->local_endpoint());
+  replay.send(captured);
+
+  ASSERT_TRUE(pump([&] {
+    no_key.tick(clock.now());
+    wrong_key.tick(clock.now());
+    for (int i = 0; i < 10; ++i, ++next) EXPECT_EQ(queue(next), next);
+    const auto& st = rx->stats();
+    return auth_count(st, AuthFailure::peer_without_key) >= 1 &&
+           auth_count(st, AuthFailure::no_answer) >= 1 && auth_count(st, AuthFailure::bad_proof) >= 1;
+  }));
+  EXPECT_GE(auth_count(no_key.stats(), AuthFailure::peer_with_key), 1u);
+  EXPECT_GE(auth_count(wrong_key.stats(), AuthFailure::bad_proof), 1u);
+  EXPECT_FALSE(no_key.connected());
+  EXPECT_FALSE(wrong_key.connected());
+  no_key.stop();
+  wrong_key.stop();
+  const std::uint64_t last = next - 1;
+  ASSERT_TRUE(pump([&] { return tx->acked_seq() == last; }));
+  EXPECT_TRUE(delivered_in_order(last));
+  EXPECT_TRUE(data_ok);
+  EXPECT_EQ(tx->stats().disconnects, 0u);
+  EXPECT_EQ(rx->stats().disconnects, 0u);
+  EXPECT_EQ(rx->peer_node(), "primary-1");
+  EXPECT_EQ(auth_total(tx->stats()), 0u);
+}
 }  // namespace
 }  // namespace ftproxy::replication
