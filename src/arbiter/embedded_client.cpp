@@ -1,5 +1,6 @@
 #include "ftproxy/arbiter/embedded_client.hpp"
 #include "blocking.hpp"
+#include "ftproxy/arbiter/auth.hpp"
 #include "resolve.hpp"
 
 #include <optional>
@@ -32,11 +33,12 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   using Done = std::function<void(const boost::json::object* reply, const std::string& answered_by,
                                   const std::string& error)>;
 
-  Exchange(asio::io_context& io, const EmbeddedClientOptions& options, std::string line, Done done)
+  Exchange(asio::io_context& io, const EmbeddedClientOptions& options, boost::json::object request, Done done)
       : endpoints_(options.endpoints),
         timeout_(options.timeout),
         max_reply_(options.max_reply_bytes),
-        line_(std::move(line)),
+        key_(options.key),
+        request_(std::move(request)),
         done_(std::move(done)),
         socket_(io),
         resolver_(io),
@@ -86,28 +88,101 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
           if (ec) return self->fail(i, gen, "connect: " + ec.message());
           boost::system::error_code ignored;
           self->socket_.set_option(tcp::no_delay(true), ignored);
-          asio::async_write(self->socket_, asio::buffer(self->line_),
-                            [self, i, gen](boost::system::error_code wec, std::size_t) {
-                              if (gen != self->generation_) return;
-                              if (wec) return self->fail(i, gen, "send: " + wec.message());
-                              self->read_reply(i, gen);
-                            });
+          if (self->key_.empty()) {
+            self->line_ = boost::json::serialize(self->request_) + "\n";
+            return self->send_request(i, gen);
+          }
+          // Signed: ask for this connection's nonce first (auth.hpp).
+          self->line_ = "{\"op\":\"hello\"}\n";
+          self->send(i, gen, [self, i, gen](const boost::json::object& hello) {
+            const boost::json::value* n = hello.if_contains("nonce");
+            if (n == nullptr || !n->is_string() || n->get_string().empty()) {
+              const boost::json::value* m = hello.if_contains("message");
+              return self->fail(
+                  i, gen,
+                  m != nullptr && m->is_string()
+                      ? "hello refused: " + std::string(m->get_string())
+                      : std::string("hello answer without a nonce (arbiter too old for keys?)"));
+            }
+            self->nonce_ = std::string(n->get_string());
+            self->line_ = self->signed_line();
+            self->send_request(i, gen);
+          });
         });
   }
 
-  void read_reply(std::size_t i, std::uint64_t gen) {
-    reply_.clear();
-    asio::async_read_until(socket_, asio::dynamic_buffer(reply_, max_reply_), '\n',
-                           [self = shared_from_this(), i, gen](boost::system::error_code ec, std::size_t n) {
-                             if (gen != self->generation_) return;
-                             if (ec) return self->fail(i, gen, "receive: " + ec.message());
-                             boost::system::error_code pec;
-                             boost::json::value v =
-                                 boost::json::parse(std::string_view(self->reply_.data(), n - 1), pec);
-                             if (pec || !v.is_object())
-                               return self->fail(i, gen, "reply is not a JSON object");
-                             self->finish(&v.get_object(), where(self->endpoints_[i]), {});
-                           });
+  void send_request(std::size_t i, std::uint64_t gen) {
+    send(i, gen, [self = shared_from_this(), i, gen](const boost::json::object& reply) {
+      if (!self->key_.empty()) {
+        std::string why = self->check_reply(reply);
+        if (!why.empty()) return self->fail(i, gen, why);
+      }
+      self->finish(&reply, where(self->endpoints_[i]), {});
+    });
+  }
+
+  // Writes line_ and reads one JSON object line, handed to `next`.
+  template <class Next>
+  void send(std::size_t i, std::uint64_t gen, Next next) {
+    asio::async_write(
+        socket_, asio::buffer(line_),
+        [self = shared_from_this(), i, gen, next = std::move(next)](boost::system::error_code wec,
+                                                                    std::size_t) mutable {
+          if (gen != self->generation_) return;
+          if (wec) return self->fail(i, gen, "send: " + wec.message());
+          self->reply_.clear();
+          asio::async_read_until(
+              self->socket_, asio::dynamic_buffer(self->reply_, self->max_reply_), '\n',
+              [self, i, gen, next = std::move(next)](boost::system::error_code ec, std::size_t n) mutable {
+                if (gen != self->generation_) return;
+                if (ec) return self->fail(i, gen, "receive: " + ec.message());
+                boost::system::error_code pec;
+                boost::json::value v = boost::json::parse(std::string_view(self->reply_.data(), n - 1), pec);
+                if (pec || !v.is_object()) return self->fail(i, gen, "reply is not a JSON object");
+                next(v.get_object());
+              });
+        });
+  }
+
+  std::string signed_line() {
+    cnonce_ = auth::random_hex(auth::kNonceBytes);
+    boost::json::object o = request_;
+    auto sv = [&](std::string_view k) -> std::string_view {
+      const boost::json::value* v = o.if_contains(k);
+      return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+    };
+    const boost::json::value* e = o.if_contains("epoch");
+    const std::uint64_t epoch = e != nullptr && e->is_uint64()  ? e->get_uint64()
+                                : e != nullptr && e->is_int64() ? static_cast<std::uint64_t>(e->get_int64())
+                                                                : 0;
+    o["seq"] = 1;
+    o["cnonce"] = cnonce_;
+    o["mac"] = auth::hmac_hex(
+        key_, auth::request_text(nonce_, cnonce_, 1, sv("op"), sv("cluster"), epoch, sv("candidate")));
+    return boost::json::serialize(o) + "\n";
+  }
+
+  // "" when the reply's MAC is right. Error replies carry none and pass: they only ever
+  // make the answer `unavailable`, never a decision.
+  std::string check_reply(const boost::json::object& r) const {
+    auto sv = [&](std::string_view k) -> std::string_view {
+      const boost::json::value* v = r.if_contains(k);
+      return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+    };
+    auto u64 = [&](std::string_view k) -> std::uint64_t {
+      const boost::json::value* v = r.if_contains(k);
+      if (v != nullptr && v->is_uint64()) return v->get_uint64();
+      if (v != nullptr && v->is_int64() && v->get_int64() >= 0)
+        return static_cast<std::uint64_t>(v->get_int64());
+      return 0;
+    };
+    if (sv("result") == "error") return {};
+    const std::string want =
+        auth::hmac_hex(key_, auth::reply_text(nonce_, cnonce_, 1, sv("result"), sv("cluster"), u64("epoch"),
+                                              sv("owner"), u64("token")));
+    if (!r.contains("mac")) return "reply not signed (the arbiter has no key for this cluster?)";
+    if (!auth::mac_equal(want, sv("mac"))) return "reply with a bad mac (the arbiter holds another key?)";
+    return {};
   }
 
   void fail(std::size_t i, std::uint64_t gen, const std::string& why) {
@@ -135,6 +210,10 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::vector<ServerAddress> endpoints_;
   std::chrono::milliseconds timeout_;
   std::size_t max_reply_;
+  std::string key_;
+  boost::json::object request_;
+  std::string nonce_;
+  std::string cnonce_;
   std::string line_;
   Done done_;
   tcp::socket socket_;
@@ -236,8 +315,7 @@ struct EmbeddedClient::Shared {
 
   void send(boost::json::object request, Exchange::Done done) {
     if (options.decorate_request) options.decorate_request(request);
-    auto ex =
-        std::make_shared<Exchange>(io, options, boost::json::serialize(request) + "\n", std::move(done));
+    auto ex = std::make_shared<Exchange>(io, options, std::move(request), std::move(done));
     ex->start(io);
   }
 

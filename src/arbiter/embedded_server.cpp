@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include "ftproxy/arbiter/arbiter.hpp"
+#include "ftproxy/arbiter/auth.hpp"
 #include "ftproxy/common/time.hpp"
 
 namespace ftproxy::arbiter {
@@ -57,13 +58,19 @@ namespace server_detail {
 
 class Session;
 
+// Per-connection authentication state.
+struct ConnectionAuth {
+  std::string nonce;  // set by "hello"
+  std::uint64_t last_seq = 0;
+};
+
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerCore(asio::io_context& io_, FlagStore& store_, EmbeddedServerOptions options_)
       : io(io_), store(store_), options(std::move(options_)), acceptor(io_) {}
 
   void accept();
   // Answers one request line; sets `close` when the connection must end after the reply.
-  std::string handle(std::string_view line, const std::string& peer, bool& close);
+  std::string handle(std::string_view line, const std::string& peer, ConnectionAuth& auth, bool& close);
   std::string refuse(const std::string& peer, std::string_view message, bool& close) {
     errors.fetch_add(1, std::memory_order_relaxed);
     if (options.on_error) options.on_error(peer, message);
@@ -78,7 +85,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   bool stopped = false;
   std::map<Session*, std::weak_ptr<Session>> sessions;
 
-  std::atomic<std::uint64_t> requests{0}, won{0}, lost{0}, errors{0}, connections{0}, rejected{0}, open{0};
+  std::atomic<std::uint64_t> requests{0}, won{0}, lost{0}, errors{0}, refused{0}, connections{0}, rejected{0},
+      open{0};
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -142,7 +150,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string_view line(buffer_.data(), n - 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     bool close_after = false;
-    std::string out = server_->handle(line, peer_, close_after);
+    std::string out = server_->handle(line, peer_, auth_, close_after);
     buffer_.erase(0, n);
     reply(std::move(out), close_after);
   }
@@ -188,6 +196,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string peer_;
   std::string buffer_;
   std::string out_;
+  ConnectionAuth auth_;
   std::uint64_t timer_generation_ = 0;
 };
 
@@ -213,7 +222,8 @@ void ServerCore::accept() {
   });
 }
 
-std::string ServerCore::handle(std::string_view line, const std::string& peer, bool& close) {
+std::string ServerCore::handle(std::string_view line, const std::string& peer, ConnectionAuth& conn,
+                               bool& close) {
   requests.fetch_add(1, std::memory_order_relaxed);
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(line, ec);
@@ -222,6 +232,14 @@ std::string ServerCore::handle(std::string_view line, const std::string& peer, b
   if (o == nullptr) return refuse(peer, "request is not a JSON object", close);
 
   std::string_view op = json_sv(*o, "op");
+  if (op == "hello") {
+    // A connection's nonce is fixed once chosen: a second hello must not reset its seq.
+    if (conn.nonce.empty()) conn.nonce = auth::random_hex(auth::kNonceBytes);
+    boost::json::object r;
+    r["result"] = "hello";
+    r["nonce"] = conn.nonce;
+    return line_of(r);
+  }
   bool is_tas = op == "tas";
   bool is_read = op == "read";
   bool is_latest = op == "latest";
@@ -236,10 +254,23 @@ std::string ServerCore::handle(std::string_view line, const std::string& peer, b
   if (is_tas && !valid_arbiter_name(candidate)) {
     return refuse(peer, "\"candidate\" must match [A-Za-z0-9_.-]{1,64}", close);
   }
+  AuthOutcome auth;
   if (options.authenticate) {
-    std::string why = options.authenticate(ArbiterRequest{op, cluster, epoch, candidate, *o, peer});
-    if (!why.empty()) return refuse(peer, "refused: " + why, close);
+    auth = options.authenticate(
+        ArbiterRequest{op, cluster, epoch, candidate, *o, peer, conn.nonce, conn.last_seq});
+    if (!auth.refused.empty()) {
+      refused.fetch_add(1, std::memory_order_relaxed);
+      return refuse(peer, "refused: " + auth.refused, close);
+    }
+    if (auth.seq != 0) conn.last_seq = auth.seq;
   }
+  // Signs an answer for an authenticated request (auth.hpp).
+  auto sign = [&](boost::json::object& r, std::string_view owner, std::uint64_t token) {
+    if (auth.reply_key.empty()) return;
+    r["mac"] = auth::hmac_hex(
+        auth.reply_key, auth::reply_text(conn.nonce, auth.cnonce, auth.seq, r["result"].as_string(), cluster,
+                                         epoch, owner, token));
+  };
 
   std::string cluster_s(cluster);
   boost::json::object r;
@@ -260,6 +291,7 @@ std::string ServerCore::handle(std::string_view line, const std::string& peer, b
     r["epoch"] = epoch;
     r["owner"] = out.flag.owner;
     r["token"] = out.flag.token;
+    sign(r, out.flag.owner, out.flag.token);
     return line_of(r);
   }
   if (is_latest) {
@@ -267,6 +299,7 @@ std::string ServerCore::handle(std::string_view line, const std::string& peer, b
     if (!latest) {
       r["result"] = "undecided";
       r["cluster"] = cluster;
+      sign(r, "", 0);
       return line_of(r);
     }
     epoch = *latest;
@@ -279,6 +312,7 @@ std::string ServerCore::handle(std::string_view line, const std::string& peer, b
     r["owner"] = f->owner;
     r["token"] = f->token;
   }
+  sign(r, f != nullptr ? std::string_view(f->owner) : std::string_view(), f != nullptr ? f->token : 0);
   return line_of(r);
 }
 
@@ -341,7 +375,8 @@ void EmbeddedServer::stop() {
 EmbeddedServerCounters EmbeddedServer::counters() const noexcept {
   const State& s = *state_;
   auto ld = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  return {ld(s.requests), ld(s.won), ld(s.lost), ld(s.errors), ld(s.connections), ld(s.rejected), ld(s.open)};
+  return {ld(s.requests), ld(s.won),         ld(s.lost),     ld(s.errors),
+          ld(s.refused),  ld(s.connections), ld(s.rejected), ld(s.open)};
 }
 
 }  // namespace ftproxy::arbiter

@@ -8,9 +8,15 @@
 #include <functional>
 #include <utility>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
@@ -393,10 +399,46 @@ std::string where(const ServerAddress& a) {
   return a.host + ":" + std::to_string(a.port);
 }
 
+namespace ssl = asio::ssl;
+
+// Said with an error after a completed handshake: with TLS 1.3 that is how a server
+// refusing the client certificate shows (an alert, or a reset, on the first read/write).
+constexpr const char* kClientCertHint =
+    " (does etcd accept arbiter.tls_cert_file? it must be signed by etcd's --trusted-ca-file)";
+
+// A client TLS context from the options; nullptr + `error` when a file is unusable.
+std::shared_ptr<ssl::context> make_tls_context(const EtcdTlsOptions& tls, std::string& error) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  boost::system::error_code ec;
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                   ec);
+  ctx->set_verify_mode(ssl::verify_peer, ec);
+  if (tls.ca_file.empty()) {
+    ctx->set_default_verify_paths(ec);
+    if (ec) error = "system CA store: " + ec.message();
+  } else if (ctx->load_verify_file(tls.ca_file, ec); ec) {
+    error = "tls_ca_file \"" + tls.ca_file + "\": " + ec.message();
+  }
+  if (error.empty() && !tls.cert_file.empty()) {
+    if (ctx->use_certificate_chain_file(tls.cert_file, ec); ec) {
+      error = "tls_cert_file \"" + tls.cert_file + "\": " + ec.message();
+    } else if (ctx->use_private_key_file(tls.key_file, ssl::context::pem, ec); ec) {
+      error = "tls_key_file \"" + tls.key_file + "\": " + ec.message();
+    } else if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+      error = "tls_key_file \"" + tls.key_file + "\" does not match tls_cert_file \"" + tls.cert_file + "\"";
+    }
+  }
+  if (!error.empty()) return nullptr;
+  return ctx;
+}
+
 // State shared by every call of one EtcdArbiter (outlives the arbiter while calls run).
 struct Session {
   EtcdArbiterOptions options;
-  std::vector<std::string> tokens;  // auth token per endpoint ("" = none yet)
+  std::vector<std::string> tokens;    // auth token per endpoint ("" = none yet)
+  std::shared_ptr<ssl::context> tls;  // set when options.tls.enabled and the files loaded
+  std::string tls_error;              // why TLS is unusable (every call fails with it)
 };
 
 // One call: tries the endpoints in turn until one gives an acceptable reply.
@@ -414,12 +456,18 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         body_(std::move(body)),
         accept_(std::move(accept)),
         done_(std::move(done)),
+        io_(io),
         socket_(io),
         resolver_(io),
         timer_(io) {}
 
   void start(asio::io_context& io) {
     deadline_ = Clock::now() + session_->options.timeout;
+    if (!session_->tls_error.empty()) {
+      failures_ = "TLS set-up: " + session_->tls_error;
+      asio::post(io, [self = shared_from_this()] { self->finish(self->failures_); });
+      return;
+    }
     // Posted so that the caller's callback can never run inside the call that asked.
     asio::post(io, [self = shared_from_this()] { self->attempt(0); });
   }
@@ -503,42 +551,80 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
         });
   }
 
+  // The TCP socket of the current connection (under the TLS stream when TLS is on).
+  tcp::socket& sock() { return tls_ ? tls_->next_layer() : socket_; }
+
   void connect(std::size_t i, std::uint64_t gen, std::vector<tcp::endpoint> eps) {
     eps_ = std::move(eps);
+    if (session_->tls) tls_.emplace(io_, *session_->tls);
     asio::async_connect(
-        socket_, eps_,
+        sock(), eps_,
         [self = shared_from_this(), i, gen](boost::system::error_code ec, const tcp::endpoint&) {
           if (gen != self->generation_) return;
           if (ec) return self->fail(i, gen, "connect: " + ec.message());
           boost::system::error_code ignored;
-          self->socket_.set_option(tcp::no_delay(true), ignored);
-          http::async_write(self->socket_, self->request_,
-                            [self, i, gen](boost::system::error_code wec, std::size_t) {
-                              if (gen != self->generation_) return;
-                              if (wec) return self->fail(i, gen, "send: " + wec.message());
-                              self->read_reply(i, gen);
-                            });
+          self->sock().set_option(tcp::no_delay(true), ignored);
+          if (!self->tls_) return self->write_request(i, gen);
+          self->handshake(i, gen);
         });
+  }
+
+  void handshake(std::size_t i, std::uint64_t gen) {
+    const ServerAddress& a = options().endpoints[i];
+    const std::string& name = options().tls.server_name.empty() ? a.host : options().tls.server_name;
+    boost::system::error_code parse_ec;
+    asio::ip::make_address(name, parse_ec);
+    if (parse_ec) SSL_set_tlsext_host_name(tls_->native_handle(), name.c_str());  // SNI: names only
+    tls_->set_verify_callback(ssl::host_name_verification(name));
+    tls_->async_handshake(ssl::stream_base::client, [self = shared_from_this(), i,
+                                                     gen](boost::system::error_code ec) {
+      if (gen != self->generation_) return;
+      if (ec) {
+        return self->fail(i, gen,
+                          "TLS handshake: " + ec.message() +
+                              " (check arbiter.tls_ca_file, tls_cert_file, tls_key_file, tls_server_name)");
+      }
+      self->write_request(i, gen);
+    });
+  }
+
+  void write_request(std::size_t i, std::uint64_t gen) {
+    auto done = [self = shared_from_this(), i, gen](boost::system::error_code wec, std::size_t) {
+      if (gen != self->generation_) return;
+      if (wec && self->tls_)
+        return self->fail(i, gen, "TLS session: send: " + wec.message() + kClientCertHint);
+      if (wec) return self->fail(i, gen, "send: " + wec.message());
+      self->read_reply(i, gen);
+    };
+    if (tls_) {
+      http::async_write(*tls_, request_, std::move(done));
+    } else {
+      http::async_write(socket_, request_, std::move(done));
+    }
   }
 
   void read_reply(std::size_t i, std::uint64_t gen) {
     buffer_.clear();
     parser_.emplace();
     parser_->body_limit(options().max_reply_bytes);
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this(), i, gen](boost::system::error_code ec, std::size_t) {
-                       if (gen != self->generation_) return;
-                       if (ec == http::error::body_limit)
-                         return self->fail(i, gen, "reply larger than max_reply_bytes");
-                       if (ec == http::error::end_of_stream)
-                         return self->fail(i, gen, "connection closed before a reply");
-                       if (ec && ec.category() == make_error_code(http::error::end_of_stream).category())
-                         return self->fail(i, gen, "not an HTTP server (" + ec.message() + ")");
-                       if (ec) return self->fail(i, gen, "receive: " + ec.message());
-                       auto& res = self->parser_->get();
-                       Next next = std::move(self->next_);
-                       next(res.result_int(), std::move(res.body()));
-                     });
+    auto on_read = [self = shared_from_this(), i, gen](boost::system::error_code ec, std::size_t) {
+      if (gen != self->generation_) return;
+      if (ec == http::error::body_limit) return self->fail(i, gen, "reply larger than max_reply_bytes");
+      if (ec == http::error::end_of_stream) return self->fail(i, gen, "connection closed before a reply");
+      if (ec && ec.category() == make_error_code(http::error::end_of_stream).category())
+        return self->fail(i, gen, "not an HTTP server (" + ec.message() + ")");
+      // TLS 1.3: a server refusing our certificate says so after the handshake.
+      if (ec && self->tls_) return self->fail(i, gen, "TLS session: " + ec.message() + kClientCertHint);
+      if (ec) return self->fail(i, gen, "receive: " + ec.message());
+      auto& res = self->parser_->get();
+      Next next = std::move(self->next_);
+      next(res.result_int(), std::move(res.body()));
+    };
+    if (tls_) {
+      http::async_read(*tls_, buffer_, *parser_, std::move(on_read));
+    } else {
+      http::async_read(socket_, buffer_, *parser_, std::move(on_read));
+    }
   }
 
   void fail(std::size_t i, std::uint64_t gen, const std::string& why) {
@@ -561,6 +647,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void close_socket() {
     boost::system::error_code ignored;
     socket_.close(ignored);
+    if (tls_) tls_->next_layer().close(ignored);
+    tls_.reset();
   }
 
   std::shared_ptr<Session> session_;
@@ -568,7 +656,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::string body_;
   Accept accept_;
   Done done_;
+  asio::io_context& io_;
   tcp::socket socket_;
+  std::optional<ssl::stream<tcp::socket>> tls_;
   tcp::resolver resolver_;
   asio::steady_timer timer_;
   std::vector<tcp::endpoint> eps_;
@@ -588,6 +678,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 struct EtcdArbiter::Shared {
   Shared(asio::io_context& io_, EtcdArbiterOptions options) : io(io_), session(std::make_shared<Session>()) {
     session->tokens.resize(options.endpoints.size());
+    if (options.tls.enabled) session->tls = make_tls_context(options.tls, session->tls_error);
     session->options = std::move(options);
   }
 
@@ -694,6 +785,12 @@ void EtcdArbiter::latest(const std::string& cluster, ReadCallback done) {
         return etcd::parse_latest_response(status, body, cluster, max_keys);
       },
       std::move(done));
+}
+
+std::string check_etcd_tls(const EtcdTlsOptions& tls) {
+  std::string error;
+  if (tls.enabled) make_tls_context(tls, error);
+  return error;
 }
 
 ArbiterResult test_and_set_blocking(const EtcdArbiterOptions& options, const std::string& cluster,

@@ -15,6 +15,7 @@
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 
+#include "ftproxy/arbiter/auth.hpp"
 #include "ftproxy/arbiter/embedded_server.hpp"
 #include "ftproxy/arbiter/flag_store.hpp"
 #include "ftproxy/common/time.hpp"
@@ -33,18 +34,46 @@ constexpr int kExitOk = 0;
 constexpr int kExitRuntime = 1;
 constexpr int kExitConfig = 2;
 
-std::optional<control::ArbiterServerConfig> load(const std::string& path) {
+// The key files named by the config, read and mode-checked (auth::load_key_file).
+std::optional<arbiter::auth::KeyRing> load_keys(const control::ArbiterServerConfig& cfg,
+                                                std::vector<std::string>& errors) {
+  arbiter::auth::KeyRing ring;
+  ring.allow_unauthenticated = cfg.allow_unauthenticated;
+  const std::size_t before = errors.size();
+  std::string err;
+  if (!cfg.key_file.empty()) {
+    if (auto keys = arbiter::auth::load_key_file(cfg.key_file, err)) {
+      ring.default_keys = std::move(*keys);
+    } else {
+      errors.push_back("arbiter.key_file: " + err);
+    }
+  }
+  for (const auto& [cluster, file] : cfg.cluster_keys) {
+    if (auto keys = arbiter::auth::load_key_file(file, err)) {
+      ring.per_cluster[cluster] = std::move(*keys);
+    } else {
+      errors.push_back("cluster_keys." + cluster + ": " + err);
+    }
+  }
+  if (errors.size() != before) return std::nullopt;
+  return ring;
+}
+
+struct Loaded {
+  control::ArbiterServerConfig cfg;
+  arbiter::auth::KeyRing keys;
+};
+
+std::optional<Loaded> load(const std::string& path) {
   std::vector<std::string> errors;
   auto cfg = control::load_arbiter_config(path, errors);
-  if (cfg && !cfg->key_file.empty()) {
-    // Refused rather than ignored: an operator who set a key expects it to be enforced.
-    errors.emplace_back("arbiter.key_file: client authentication is not supported by this version");
-  }
+  std::optional<arbiter::auth::KeyRing> keys;
+  if (cfg) keys = load_keys(*cfg, errors);
   if (!errors.empty()) {
     for (const auto& e : errors) std::cerr << path << ": " << e << "\n";
     return std::nullopt;
   }
-  return cfg;
+  return Loaded{std::move(*cfg), std::move(*keys)};
 }
 
 // Refused requests come from the network: a scanner must not flood the log. At most
@@ -84,6 +113,7 @@ std::string status_json(const arbiter::FlagStore& store, const arbiter::Embedded
   o["won"] = c.won;
   o["lost"] = c.lost;
   o["errors"] = c.errors;
+  o["refused"] = c.refused;
   o["connections"] = c.connections;
   o["rejected_connections"] = c.rejected_connections;
   o["open_connections"] = c.open_connections;
@@ -97,6 +127,8 @@ std::string metrics_text(const arbiter::FlagStore& store, const arbiter::Embedde
   w.counter("ftproxy_arbiter_answers_total", "test-and-set answers by result.", c.won, {{"result", "won"}});
   w.counter("ftproxy_arbiter_answers_total", "test-and-set answers by result.", c.lost, {{"result", "lost"}});
   w.counter("ftproxy_arbiter_errors_total", "Error replies (garbage, refused, storage).", c.errors);
+  w.counter("ftproxy_arbiter_refused_total",
+            "Requests refused by authentication (no key, wrong key, replay).", c.refused);
   w.counter("ftproxy_arbiter_connections_total", "Connections accepted.", c.connections);
   w.counter("ftproxy_arbiter_rejected_connections_total", "Connections closed at once (limit).",
             c.rejected_connections);
@@ -106,7 +138,7 @@ std::string metrics_text(const arbiter::FlagStore& store, const arbiter::Embedde
   return out;
 }
 
-int run(const control::ArbiterServerConfig& cfg) {
+int run(const control::ArbiterServerConfig& cfg, arbiter::auth::KeyRing keys) {
   control::setup_logging(cfg.logging, "ftproxy-arbiter");
 
   arbiter::FlagStore::OpenReport report;
@@ -121,6 +153,16 @@ int run(const control::ArbiterServerConfig& cfg) {
   boost::asio::io_context io(1);
   LogRateLimit limit;
   arbiter::EmbeddedServerOptions options;
+  const std::string auth_mode =
+      std::to_string(keys.per_cluster.size()) + " cluster key(s), default key " +
+      (keys.default_keys.empty() ? "none" : "set") +
+      (keys.allow_unauthenticated ? ", unauthenticated clusters allowed" : ", keyless clusters refused");
+  if (keys.per_cluster.empty() && keys.default_keys.empty() && !keys.allow_unauthenticated) {
+    spdlog::warn("no key configured and allow_unauthenticated = false: every request will be refused");
+  }
+  options.authenticate = [keys = std::move(keys)](const arbiter::ArbiterRequest& r) {
+    return arbiter::auth::check_request(keys, r);
+  };
   options.on_decision = [](const arbiter::Decision& d) {
     const std::string epoch = std::to_string(d.epoch);
     const std::string token = std::to_string(d.token);
@@ -172,6 +214,7 @@ int run(const control::ArbiterServerConfig& cfg) {
                                                       {"listen", cfg.listen.host + ":" + port},
                                                       {"control_port", http_port},
                                                       {"data_dir", cfg.data_dir},
+                                                      {"auth", auth_mode},
                                                       {"flags", flags},
                                                       {"last_token", token}}));
   io.run();
@@ -213,10 +256,10 @@ int main(int argc, char** argv) {
     return kExitConfig;
   }
   const auto path = vm["config"].as<std::string>();
-  auto cfg = load(path);
-  if (!cfg) return kExitConfig;
+  auto loaded = load(path);
+  if (!loaded) return kExitConfig;
   try {
-    return run(*cfg);
+    return run(loaded->cfg, std::move(loaded->keys));
   } catch (const std::exception& e) {
     // Start-up code may throw (allocation, spdlog set-up); never die without a word.
     std::cerr << "ftproxy-arbiter: " << e.what() << "\n";

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "ftproxy/arbiter/auth.hpp"
 #include "ftproxy/arbiter/embedded_client.hpp"
 #include "ftproxy/arbiter/etcd_arbiter.hpp"
 #include "ftproxy/control/config.hpp"
@@ -124,12 +125,22 @@ int run_epoch(const ctl::CtlOptions& opts, ctl::Target target) {
       eo.username = target.etcd_username;
       eo.password = *pw;
     }
+    const auto& t = target.etcd_tls;
+    eo.tls = {t.tls, t.tls_ca_file, t.tls_cert_file, t.tls_key_file, t.tls_server_name};
+    if (std::string err = arbiter::check_etcd_tls(eo.tls); !err.empty())
+      return fail(ExitCode::usage, "arbiter: " + err);
     ask_latest = [eo, &target] { return arbiter::latest_blocking(eo, target.cluster); };
     ask_read = [eo, &target](std::uint64_t e) { return arbiter::read_blocking(eo, target.cluster, e); };
   } else {
     arbiter::EmbeddedClientOptions ao;
     for (const auto& ep : target.arbiters) ao.endpoints.push_back({ep.host, ep.port});
     ao.timeout = opts.timeout;
+    if (!target.arbiter_key_file.empty()) {
+      std::string err;
+      auto keys = arbiter::auth::load_key_file(target.arbiter_key_file, err);
+      if (!keys) return fail(ExitCode::usage, "arbiter key: " + err);
+      ao.key = keys->front();
+    }
     ask_latest = [ao, &target] { return arbiter::latest_blocking(ao, target.cluster); };
     ask_read = [ao, &target](std::uint64_t e) { return arbiter::read_blocking(ao, target.cluster, e); };
   }

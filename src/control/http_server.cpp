@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -64,6 +65,7 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   std::map<std::string, PostHandler, std::less<>> posts;
   std::optional<tcp::acceptor> acceptor;
   std::uint16_t port = 0;
+  std::atomic<std::uint64_t> unauthorized{0};  // read by unauthorized() from any thread
   bool running = false;
   std::vector<std::weak_ptr<Session>> sessions;
 
@@ -189,10 +191,20 @@ HttpResponse ServerCore::route(const http::request<http::string_body>& req, http
         const auto auth = req[http::field::authorization];
         const std::string_view given(auth.data(), auth.size());
         constexpr std::string_view kBearer = "Bearer ";
-        if (!given.starts_with(kBearer) ||
-            !constant_time_equal(given.substr(kBearer.size()), options.token)) {
+        if (!given.starts_with(kBearer)) {
+          ++unauthorized;
           extra.set(http::field::www_authenticate, "Bearer");
-          return status_response(401, "Unauthorized");
+          return HttpResponse::text(
+              "401 Unauthorized: this action needs the control token "
+              "(Authorization: Bearer <token>; ftproxyctl --token-file FILE)\n",
+              401);
+        }
+        if (!constant_time_equal(given.substr(kBearer.size()), options.token)) {
+          // Logged, but bounded: a script guessing tokens must not flood the log.
+          const std::uint64_t n = ++unauthorized;
+          if (n <= 10 || n % 1000 == 0)
+            spdlog::warn("control request refused path={} reason=\"wrong token\" refused_total={}", path, n);
+          return HttpResponse::text("403 Forbidden: wrong control token\n", 403);
         }
       }
       const PostRequest pr{path, query, std::string_view(req.body())};
@@ -298,6 +310,17 @@ std::uint16_t ControlServer::local_port() const noexcept {
 
 std::size_t ControlServer::open_connections() const noexcept {
   return state_->live_sessions();
+}
+
+std::uint64_t ControlServer::unauthorized() const noexcept {
+  return state_->unauthorized.load(std::memory_order_relaxed);
+}
+
+bool ControlServer::is_loopback(const std::string& host) {
+  if (host == "localhost") return true;
+  beast::error_code ec;
+  const auto a = asio::ip::make_address(host, ec);
+  return !ec && a.is_loopback();
 }
 
 void ControlServer::stop() {

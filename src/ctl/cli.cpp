@@ -48,9 +48,11 @@ po::options_description option_set() {
       ("config", po::value<std::string>(),
        "proxy config: control.listen, control.token_file, node.cluster, node.epoch, arbiter.endpoints")  //
       ("token-file", po::value<std::string>(), "bearer token for promote/fence (mode 0600)")             //
-      ("expect-state", po::value<std::string>(), "status: exit 4 unless the proxy is in STATE")          //
-      ("cluster", po::value<std::string>(), "epoch: the pair's cluster name")                            //
-      ("epoch", po::value<std::uint64_t>(), "epoch show: the epoch to read (default: the pair's)")       //
+      ("arbiter-key-file", po::value<std::string>(),
+       "epoch: the cluster's embedded-arbiter key (mode 0600; default: arbiter.key_file of --config)")  //
+      ("expect-state", po::value<std::string>(), "status: exit 4 unless the proxy is in STATE")         //
+      ("cluster", po::value<std::string>(), "epoch: the pair's cluster name")                           //
+      ("epoch", po::value<std::uint64_t>(), "epoch show: the epoch to read (default: the pair's)")      //
       ("timeout-ms", po::value<std::uint32_t>(), "bound of each request in ms (default 3000)");
   return d;
 }
@@ -168,6 +170,7 @@ ParseOutcome parse_arguments(std::span<const std::string> args) {
     return out;
   if (vm.count("config")) o.config_path = vm["config"].as<std::string>();
   if (vm.count("token-file")) o.token_file = vm["token-file"].as<std::string>();
+  if (vm.count("arbiter-key-file")) o.arbiter_key_file = vm["arbiter-key-file"].as<std::string>();
   if (vm.count("expect-state")) {
     o.expect_state = vm["expect-state"].as<std::string>();
     if (o.command != Command::status) {
@@ -224,9 +227,12 @@ Target resolve_target(const CtlOptions& options, const control::ProxyConfig* con
     t.arbiter_backend = config->arbiter.backend;
     t.etcd_username = config->arbiter.username;
     t.etcd_password_file = config->arbiter.password_file;
+    t.arbiter_key_file = config->arbiter.key_file;
+    t.etcd_tls = config->arbiter;
   }
   if (options.control) t.control = *options.control;
   if (!options.token_file.empty()) t.token_file = options.token_file;
+  if (!options.arbiter_key_file.empty()) t.arbiter_key_file = options.arbiter_key_file;
   if (!options.cluster.empty()) t.cluster = options.cluster;
   if (options.epoch) t.epoch = options.epoch;
   if (!options.arbiters.empty()) {

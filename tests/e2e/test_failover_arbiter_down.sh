@@ -10,6 +10,8 @@
 #   - the arbiter restarted once more after the decision answers, over its JSON-lines
 #     protocol, with the same winner for (cluster, epoch): read -> decided/winner, the
 #     loser's test-and-set -> lost/winner, the winner's -> won (idempotent).
+#     Requests are signed with the run's arbiter key; an unsigned one is refused
+#     ("needs a key") and sets nothing.
 set -euo pipefail
 
 source "$(dirname "$0")/lib/topology.sh"
@@ -94,6 +96,15 @@ jq -e --arg w "$winner_node" '.result == "lost" and .owner == $w' >/dev/null <<<
   fo_fail "loser's test-and-set after restart: ${replies[1]}"
 jq -e --arg w "$winner_node" '.result == "won" and .owner == $w' >/dev/null <<<"${replies[2]}" ||
   fo_fail "winner's test-and-set after restart: ${replies[2]}"
+# The arbiter runs with the run's key: an unsigned request is refused and records nothing.
+next_epoch=$((epoch + 1))
+unsigned=$(FO_ARBITER_UNSIGNED=1 fo_arbiter_query \
+  "{\"op\":\"tas\",\"cluster\":\"$cluster\",\"epoch\":$next_epoch,\"candidate\":\"intruder\"}")
+jq -e '.result == "error" and (.message | contains("needs a key"))' >/dev/null <<<"$unsigned" ||
+  fo_fail "unsigned test-and-set was not refused: $unsigned"
+after=$(fo_arbiter_query "{\"op\":\"read\",\"cluster\":\"$cluster\",\"epoch\":$next_epoch}")
+jq -e '.result == "undecided"' >/dev/null <<<"$after" || fo_fail "the refused request set a flag: $after"
+ftp_log "unsigned request refused: $unsigned"
 
 ftp_log "METRIC arbiter_down winner=$winner_node kv_max_gap_s=$(jq -r .max_gap_s <<<"$kv_json")"
 ftp_log "PASS"

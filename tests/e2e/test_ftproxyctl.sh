@@ -11,8 +11,12 @@
 #     arbiter, wins): state live;
 #   - the client's one connection is still served (same port, more writes acked);
 #   - promote on the live proxy is refused (exit 1) with the proxy's JSON answer;
+#   - the refused fences answered 401 (no token) and 403 (wrong token) and were counted
+#     in ftproxy_control_unauthorized_total; /status and /metrics stay open;
 #   - epoch show through the arbiter names the winner (p2), from --config and from
-#     explicit --arbiter/--cluster/--epoch; epoch new says 2;
+#     explicit --arbiter/--cluster/--epoch/--arbiter-key-file; without the arbiter key,
+#     or with a wrong one, the arbiter refuses (exit 3, "refused" named) and counts it;
+#     epoch new says 2;
 #   - nothing listening / no arbiter -> exit 3; bad usage -> exit 2.
 set -euo pipefail
 
@@ -95,6 +99,14 @@ loose="$TOPO_DIR/loose.token"
 cp "$token_file" "$loose" && chmod 0644 "$loose"
 ctl "$P1" fence --token-file "$loose"
 expect_rc 2 "fence with a group/world-readable token file"
+# The proxy's answers, as a client sees them: 401 without a token, 403 with a wrong one.
+code=$(topo_exec "$P1" curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$TOPO_CONTROL_PORT/fence")
+[[ $code == 401 ]] || fail "POST /fence without a token answered HTTP $code, expected 401"
+code=$(topo_exec "$P1" curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer not-it" \
+  "http://127.0.0.1:$TOPO_CONTROL_PORT/fence")
+[[ $code == 403 ]] || fail "POST /fence with a wrong token answered HTTP $code, expected 403"
+refused=$(topo_metrics "$P1" | awk '$1 == "ftproxy_control_unauthorized_total" { print $2 }')
+[[ $refused == 4 ]] || fail "ftproxy_control_unauthorized_total is '$refused', expected 4 (2 ftproxyctl + 2 curl)"
 sleep 0.3  # several failure timeouts: a wrongly applied fence would show by now
 [[ $(pair_state "$P1") == primary ]] || fail "refused fence changed P1 to $(pair_state "$P1")"
 [[ $(pair_state "$P2") == backup ]] || fail "refused fence changed P2 to $(pair_state "$P2")"
@@ -134,12 +146,25 @@ ctl "$P2" epoch show --config "$TOPO_DIR/backup.toml"
 expect_rc 0 "epoch show --config"
 grep -Eq '^epoch +1: won by p2 ' <<<"$out" || fail "epoch show does not name p2 as the winner of epoch 1: $out"
 ftp_log "epoch show:"$'\n'"$out"
-ctl "$P1" epoch show --json --arbiter "$TOPO_MGMT_IP:7500" --cluster "e2e-$TOPO_PFX" --epoch 1
+ctl "$P1" epoch show --json --arbiter "$TOPO_MGMT_IP:7500" --cluster "e2e-$TOPO_PFX" --epoch 1 \
+  --arbiter-key-file "$(topo_arbiter_key)"
 expect_rc 0 "epoch show --arbiter"
 [[ $(jq -r '.current.result + " " + .current.owner + " " + .latest.owner' <<<"$out") == "decided p2 p2" ]] ||
   fail "epoch show --json: $out"
+# Without the arbiter key, or with another one, the arbiter does not even say who won.
+ctl "$P1" epoch show --arbiter "$TOPO_MGMT_IP:7500" --cluster "e2e-$TOPO_PFX" --epoch 1
+expect_rc 3 "epoch show without the arbiter key"
+grep -q 'refused: cluster .* needs a key' <<<"$out" || fail "epoch show without a key: $out"
+grep -q 'won by' <<<"$out" && fail "epoch show without a key revealed the winner: $out"
+other_key="$TOPO_DIR/other-arbiter.key"
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$other_key")
+ctl "$P1" epoch new --arbiter "$TOPO_MGMT_IP:7500" --cluster "e2e-$TOPO_PFX" --arbiter-key-file "$other_key"
+expect_rc 3 "epoch new with a wrong arbiter key"
+grep -q 'refused: bad mac' <<<"$out" || fail "epoch new with a wrong key: $out"
+grep -q 'request refused .*needs a key' "$(topo_log arbiter)" || fail "the arbiter did not log the unsigned request"
+grep -q 'request refused .*bad mac' "$(topo_log arbiter)" || fail "the arbiter did not log the wrongly signed request"
 # Without --config or --cluster the cluster and epoch come from the proxy's /status.
-ctl "$P2" epoch show --arbiter "$TOPO_MGMT_IP:7500"
+ctl "$P2" epoch show --arbiter "$TOPO_MGMT_IP:7500" --arbiter-key-file "$(topo_arbiter_key)"
 expect_rc 0 "epoch show (cluster/epoch from /status)"
 grep -q 'won by p2' <<<"$out" || fail "epoch show via /status: $out"
 ctl "$P2" epoch new --config "$TOPO_DIR/backup.toml"

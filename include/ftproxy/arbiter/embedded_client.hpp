@@ -1,6 +1,7 @@
 // Arbiter client for the embedded `ftproxy-arbiter` server (protocol: embedded_server.hpp).
 //
-// Each request opens a TCP connection, sends one JSON line, reads one reply and closes:
+// Each request opens a TCP connection, sends one JSON line (after a hello when a key is
+// configured), reads one reply and closes:
 // arbitration is rare, and a fresh connection never carries a stale state. Endpoints are
 // tried in order until one answers. The whole request, over all endpoints, is bounded by
 // `timeout`: attempt i of n may use (time left) / (n - i), so a black-holed first endpoint
@@ -43,8 +44,12 @@ struct EmbeddedClientOptions {
   std::vector<ServerAddress> endpoints;
   std::chrono::milliseconds timeout{200};  // whole request, across endpoints
   std::size_t max_reply_bytes = 4096;
-  // Adds fields to every request before it is sent (e.g. credentials). Empty = none.
+  // Adds fields to every request before it is sent. Empty = none.
   std::function<void(boost::json::object&)> decorate_request;
+  // The cluster's pre-shared key (auth.hpp; the first line of arbiter.key_file). Non-empty:
+  // every request is preceded by a hello on its connection, signed, and its reply must
+  // carry a valid MAC (an unsigned or wrongly signed reply counts as that endpoint failing).
+  std::string key;
 };
 
 class EmbeddedClient final : public Arbiter {

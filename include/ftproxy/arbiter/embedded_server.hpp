@@ -13,7 +13,14 @@
 //   {"op":"latest","cluster":"c1"}       (highest decided epoch of the cluster)
 //       -> {"result":"decided","cluster":"c1","epoch":3,"owner":"b1","token":6}
 //       -> {"result":"undecided","cluster":"c1"}
+//   {"op":"hello"}                        (a fresh nonce for this connection)
+//       -> {"result":"hello","nonce":"<32 hex>"}
 //   anything else -> {"result":"error","message":"..."} and the connection is closed.
+// Authentication (auth.hpp): a request may carry "seq", "cnonce" and "mac" computed over
+// the connection's hello nonce; the authenticator decides, and an accepted signed request
+// gets a "mac" in its reply. A refused request is answered
+// {"result":"error","message":"refused: <reason>"}, counted in `refused`, reported to
+// on_error, and the connection is closed.
 //   A storage failure answers {"result":"error","message":"storage: ..."} and keeps the
 //   connection (nothing was recorded; the client may retry).
 // Names (cluster, candidate) match [A-Za-z0-9_.-]{1,64}; epoch is an unsigned 64-bit
@@ -54,10 +61,19 @@ struct ArbiterRequest {
   std::string_view candidate;         // tas only
   const boost::json::object& fields;  // the whole request, for credentials it may carry
   std::string_view peer;              // "address:port" of the client
+  std::string_view nonce;             // this connection's hello nonce ("" = no hello yet)
+  std::uint64_t last_seq = 0;         // highest seq accepted on this connection (0 = none)
 };
 
-// Returns "" to accept the request, else the reason to refuse it (sent back as an error).
-using Authenticator = std::function<std::string(const ArbiterRequest&)>;
+// The authenticator's verdict.
+struct AuthOutcome {
+  std::string refused;    // "" = accepted, else the reason (sent back as an error)
+  std::string reply_key;  // accepted and non-empty: the reply carries a MAC made with this key
+  std::uint64_t seq = 0;  // accepted signed request: its seq (becomes the connection's last_seq)
+  std::string cnonce;     // accepted signed request: its client nonce (covered by the reply MAC)
+};
+
+using Authenticator = std::function<AuthOutcome(const ArbiterRequest&)>;
 
 // A flag newly set by this server (one per (cluster, epoch), ever).
 struct Decision {
@@ -82,6 +98,7 @@ struct EmbeddedServerCounters {
   std::uint64_t won = 0;                   // tas answered won (new or repeated)
   std::uint64_t lost = 0;                  // tas answered lost
   std::uint64_t errors = 0;                // error replies (garbage, oversize, refused, storage)
+  std::uint64_t refused = 0;               // of which refused by the authenticator
   std::uint64_t connections = 0;           // accepted in total
   std::uint64_t rejected_connections = 0;  // closed at once: max_connections reached
   std::uint64_t open_connections = 0;

@@ -25,8 +25,13 @@
 //
 // Authentication (optional): with a username, the client calls /v3/auth/authenticate with
 // username + password, caches the token per endpoint and sends it as "Authorization: <token>";
-// an expired/invalid token is renewed once per attempt. TLS is not supported (plain HTTP):
-// keep etcd's client URLs on a trusted management network.
+// an expired/invalid token is renewed once per attempt.
+//
+// TLS (optional, `tls.enabled`): HTTPS to every endpoint, the server certificate verified
+// against `tls.ca_file` (else the system's CAs) and its name (`tls.server_name`, else the
+// endpoint's host, IP addresses matched against IP SANs); with `tls.cert_file` +
+// `tls.key_file` the client presents a certificate (etcd --client-cert-auth). A failed
+// handshake is that endpoint failing, with the TLS reason in the message.
 //
 // Threading: call from the io_context's thread; callbacks run on it, exactly once, never
 // inline. Destroying the arbiter drops the callbacks of calls still in flight (they end
@@ -49,6 +54,18 @@
 
 namespace ftproxy::arbiter {
 
+struct EtcdTlsOptions {
+  bool enabled = false;
+  std::string ca_file;      // PEM CA bundle; "" = the system's default CAs
+  std::string cert_file;    // PEM client certificate (chain); "" = none
+  std::string key_file;     // PEM private key of cert_file
+  std::string server_name;  // name to verify and send as SNI; "" = each endpoint's host
+};
+
+// Loads the files of `tls` into a TLS context once, as the client would: "" when usable,
+// else why not (naming the file). Call at start-up to fail early on a bad path or key.
+std::string check_etcd_tls(const EtcdTlsOptions& tls);
+
 struct EtcdArbiterOptions {
   std::vector<ServerAddress> endpoints;    // etcd client URLs' host:port (members of ONE etcd cluster)
   std::chrono::milliseconds timeout{200};  // whole call, across endpoints (size it: docs/operations.md)
@@ -56,6 +73,7 @@ struct EtcdArbiterOptions {
   std::string password;                    // used when username is set
   std::size_t max_reply_bytes = 1 << 20;   // a longer HTTP reply is an endpoint failure
   std::size_t max_latest_keys = 10000;     // latest(): keys read under the cluster's prefix
+  EtcdTlsOptions tls;
 };
 
 // Reads a password file: the first line, without trailing "\r\n" / spaces. Returns

@@ -43,7 +43,10 @@ using GetHandler = std::function<HttpResponse()>;
 using PostHandler = std::function<HttpResponse(const PostRequest&)>;
 
 struct ControlServerOptions {
-  std::string token;  // "" = POST needs no token; else "Authorization: Bearer <token>"
+  // "" = POST needs no token; else every POST (a mutating action) needs
+  // "Authorization: Bearer <token>": no/other scheme -> 401, wrong token -> 403, both
+  // counted (unauthorized()); compared in constant time. GET routes (read-only) stay open.
+  std::string token;
   std::size_t max_request_bytes = 64 * 1024;   // body bound (413 + close); the header is bounded
                                                // by min(this, 16 KiB) (431 + close)
   std::chrono::milliseconds io_timeout{5000};  // per read/write, also bounds idle keep-alive
@@ -69,6 +72,10 @@ class ControlServer {
   // Closes the listener and all connections; idempotent.
   void stop();
   std::size_t open_connections() const noexcept;
+  // POST requests refused for a missing (401) or wrong (403) token since start.
+  std::uint64_t unauthorized() const noexcept;
+  // True for a loopback address (127.0.0.0/8, ::1) or "localhost".
+  static bool is_loopback(const std::string& host);
 
  private:
   struct State;

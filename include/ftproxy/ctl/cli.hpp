@@ -39,6 +39,7 @@ struct CtlOptions {
   std::vector<control::Endpoint> arbiters;   // --arbiter ADDR:PORT (repeatable)
   std::string config_path;                   // --config FILE (a proxy config)
   std::string token_file;                    // --token-file FILE
+  std::string arbiter_key_file;              // --arbiter-key-file FILE (embedded arbiter key)
   std::string expect_state;                  // status --expect-state STATE
   std::string cluster;                       // --cluster NAME (epoch commands)
   std::optional<std::uint64_t> epoch;        // --epoch N (epoch show)
@@ -66,6 +67,8 @@ struct Target {
   std::string arbiter_backend = "embedded";  // from the config: "embedded" or "etcd"
   std::string etcd_username;                 // from the config (etcd auth), "" = none
   std::string etcd_password_file;
+  std::string arbiter_key_file;            // embedded arbiter key ("" = unsigned requests)
+  control::ArbiterClientSection etcd_tls;  // from the config: tls, tls_* (etcd)
 };
 Target resolve_target(const CtlOptions& options, const control::ProxyConfig* config);
 

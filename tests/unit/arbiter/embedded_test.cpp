@@ -1,5 +1,6 @@
 // Embedded arbiter server + client over loopback (port 0).
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 
+#include "ftproxy/arbiter/auth.hpp"
 #include "ftproxy/arbiter/embedded_client.hpp"
 #include "ftproxy/arbiter/embedded_server.hpp"
 #include "temp_dir.hpp"
@@ -324,10 +326,10 @@ TEST_F(EmbeddedArbiterTest, PipelinedRequestsOnOneConnection) {
 
 TEST_F(EmbeddedArbiterTest, AuthenticatorSeam) {
   EmbeddedServerOptions options;
-  options.authenticate = [](const ArbiterRequest& req) -> std::string {
+  options.authenticate = [](const ArbiterRequest& req) -> AuthOutcome {
     const boost::json::value* key = req.fields.if_contains("key");
     if (key == nullptr || !key->is_string() || key->get_string() != "k-" + std::string(req.cluster)) {
-      return "bad key";
+      return {"bad key", {}, 0, {}};
     }
     return {};
   };
@@ -367,6 +369,197 @@ TEST_F(EmbeddedArbiterTest, ConnectionLimit) {
   EXPECT_TRUE(extra.closed_by_server());
   EXPECT_EQ(server.counters().rejected_connections, 1u);
   held.close();
+}
+
+// ---- key-based authentication (auth.hpp) ------------------------------------------------
+
+constexpr const char* kKeyC1 = "0123456789abcdef0123456789abcdef-c1";
+constexpr const char* kKeyOther = "fedcba9876543210fedcba9876543210-xx";
+
+EmbeddedServerOptions keyed_server(auth::KeyRing ring) {
+  EmbeddedServerOptions o;
+  o.authenticate = [ring = std::move(ring)](const ArbiterRequest& r) { return auth::check_request(ring, r); };
+  return o;
+}
+
+auth::KeyRing ring_c1() {
+  auth::KeyRing ring;
+  ring.per_cluster["c1"] = {kKeyC1};
+  return ring;
+}
+
+EmbeddedClientOptions with_key(EmbeddedClientOptions o, std::string key) {
+  o.key = std::move(key);
+  return o;
+}
+
+// A signed request line as a client would build it for connection nonce `nonce`.
+std::string signed_tas(const std::string& key, const std::string& nonce, std::uint64_t seq,
+                       const std::string& candidate) {
+  const std::string cnonce = auth::random_hex(auth::kNonceBytes);
+  boost::json::object o{{"op", "tas"}, {"cluster", "c1"}, {"epoch", 1}, {"candidate", candidate}};
+  o["seq"] = seq;
+  o["cnonce"] = cnonce;
+  o["mac"] = auth::hmac_hex(key, auth::request_text(nonce, cnonce, seq, "tas", "c1", 1, candidate));
+  return boost::json::serialize(o) + "\n";
+}
+
+std::string hello(RawConnection& c) {
+  c.send("{\"op\":\"hello\"}\n");
+  auto o = parse_obj(c.read_line().value());
+  EXPECT_EQ(o["result"].as_string(), "hello");
+  return std::string(o["nonce"].as_string());
+}
+
+TEST_F(EmbeddedArbiterTest, RightKeyWinsAndTheReplyIsSigned) {
+  RunningServer server(tmp.path(), keyed_server(ring_c1()));
+  auto o = with_key(client_options({server.port()}), kKeyC1);
+  ArbiterResult r = test_and_set_blocking(o, "c1", 1, "p1");
+  EXPECT_EQ(r.kind, ArbiterResult::Kind::won) << r.message;
+  EXPECT_EQ(test_and_set_blocking(o, "c1", 1, "b1").kind, ArbiterResult::Kind::lost);
+  ArbiterRead rd = read_blocking(o, "c1", 1);
+  EXPECT_EQ(rd.kind, ArbiterRead::Kind::decided) << rd.message;
+  EXPECT_EQ(rd.owner, "p1");
+  EXPECT_EQ(read_blocking(o, "c1", 2).kind, ArbiterRead::Kind::undecided);
+  ArbiterRead lt = latest_blocking(o, "c1");
+  EXPECT_EQ(lt.kind, ArbiterRead::Kind::decided) << lt.message;
+  EXPECT_EQ(lt.epoch, 1u);
+  EXPECT_EQ(server.counters().refused, 0u);
+}
+
+TEST_F(EmbeddedArbiterTest, WrongKeyIsRefusedAndSetsNothing) {
+  RunningServer server(tmp.path(), keyed_server(ring_c1()));
+  auto wrong = with_key(client_options({server.port()}), kKeyOther);
+  ArbiterResult r = test_and_set_blocking(wrong, "c1", 1, "attacker");
+  EXPECT_EQ(r.kind, ArbiterResult::Kind::unavailable);
+  EXPECT_NE(r.message.find("refused: bad mac"), std::string::npos) << r.message;
+  ArbiterRead rd = read_blocking(wrong, "c1", 1);
+  EXPECT_EQ(rd.kind, ArbiterRead::Kind::unavailable) << "a wrong key must not read a flag";
+  EXPECT_EQ(latest_blocking(wrong, "c1").kind, ArbiterRead::Kind::unavailable);
+  EXPECT_EQ(server.counters().refused, 3u);
+  EXPECT_EQ(server.decisions(), 0u);
+  // The rightful owner still wins epoch 1.
+  EXPECT_EQ(test_and_set_blocking(with_key(client_options({server.port()}), kKeyC1), "c1", 1, "p1").kind,
+            ArbiterResult::Kind::won);
+}
+
+TEST_F(EmbeddedArbiterTest, NoKeyIsRefused) {
+  RunningServer server(tmp.path(), keyed_server(ring_c1()));
+  auto none = client_options({server.port()});
+  ArbiterResult r = test_and_set_blocking(none, "c1", 1, "p1");
+  EXPECT_EQ(r.kind, ArbiterResult::Kind::unavailable);
+  EXPECT_NE(r.message.find("needs a key"), std::string::npos) << r.message;
+  EXPECT_EQ(read_blocking(none, "c1", 1).kind, ArbiterRead::Kind::unavailable);
+  // A cluster with no key at all is refused too unless allow_unauthenticated is set.
+  ArbiterResult other = test_and_set_blocking(none, "c2", 1, "p1");
+  EXPECT_NE(other.message.find("no key configured for cluster c2"), std::string::npos) << other.message;
+  EXPECT_EQ(server.counters().refused, 3u);
+  EXPECT_EQ(server.decisions(), 0u);
+}
+
+TEST_F(EmbeddedArbiterTest, UnauthenticatedClustersOnlyWhenAllowed) {
+  auth::KeyRing ring = ring_c1();
+  ring.allow_unauthenticated = true;
+  RunningServer server(tmp.path(), keyed_server(ring));
+  auto none = client_options({server.port()});
+  EXPECT_EQ(test_and_set_blocking(none, "c2", 1, "p1").kind, ArbiterResult::Kind::won);
+  // c1 has a key: still refused without it.
+  EXPECT_EQ(test_and_set_blocking(none, "c1", 1, "p1").kind, ArbiterResult::Kind::unavailable);
+  // A signed request for a keyless cluster is refused with a reason, not silently unsigned.
+  ArbiterResult r = test_and_set_blocking(with_key(none, kKeyC1), "c2", 2, "p1");
+  EXPECT_NE(r.message.find("has no key on this arbiter"), std::string::npos) << r.message;
+}
+
+TEST_F(EmbeddedArbiterTest, ReplayedRequestIsRefused) {
+  RunningServer server(tmp.path(), keyed_server(ring_c1()));
+  // Captured: a valid signed request for connection A (never sent on A).
+  RawConnection a(server.port());
+  const std::string nonce_a = hello(a);
+  const std::string captured = signed_tas(kKeyC1, nonce_a, 1, "attacker");
+  // Replayed on a new connection: another nonce, the MAC does not verify.
+  {
+    RawConnection b(server.port());
+    const std::string nonce_b = hello(b);
+    EXPECT_NE(nonce_a, nonce_b);
+    b.send(captured);
+    auto o = parse_obj(b.read_line().value());
+    EXPECT_EQ(o["result"].as_string(), "error");
+    EXPECT_NE(std::string(o["message"].as_string()).find("bad mac"), std::string::npos) << o;
+    EXPECT_TRUE(b.closed_by_server());
+  }
+  // Without a hello there is no nonce to sign over.
+  {
+    RawConnection c(server.port());
+    c.send(captured);
+    auto o = parse_obj(c.read_line().value());
+    EXPECT_NE(std::string(o["message"].as_string()).find("before hello"), std::string::npos) << o;
+  }
+  // On its own connection it is accepted once; the same bytes again are a replay (seq spent).
+  a.send(captured);
+  auto first = parse_obj(a.read_line().value());
+  EXPECT_EQ(first["result"].as_string(), "won") << first;
+  EXPECT_TRUE(first.contains("mac"));
+  a.send(captured);
+  auto again = parse_obj(a.read_line().value());
+  EXPECT_EQ(again["result"].as_string(), "error");
+  EXPECT_NE(std::string(again["message"].as_string()).find("replayed"), std::string::npos) << again;
+  EXPECT_EQ(server.counters().refused, 3u);
+  EXPECT_EQ(server.decisions(), 1u);
+}
+
+TEST_F(EmbeddedArbiterTest, ClientRefusesAReplyNotSignedWithItsKey) {
+  // A server (or a man in the middle) that answers without knowing the key.
+  EmbeddedServerOptions options;
+  options.authenticate = [](const ArbiterRequest& r) {
+    AuthOutcome out;
+    out.reply_key = kKeyOther;
+    out.seq = r.last_seq + 1;
+    out.cnonce = "00000000000000000000000000000000";
+    return out;
+  };
+  RunningServer server(tmp.path(), options);
+  ArbiterResult r = test_and_set_blocking(with_key(client_options({server.port()}), kKeyC1), "c1", 1, "p1");
+  EXPECT_EQ(r.kind, ArbiterResult::Kind::unavailable);
+  EXPECT_NE(r.message.find("bad mac"), std::string::npos) << r.message;
+  RunningServer plain(tmp.path() + "/p", {});
+  ArbiterResult u = test_and_set_blocking(with_key(client_options({plain.port()}), kKeyC1), "c1", 1, "p1");
+  EXPECT_EQ(u.kind, ArbiterResult::Kind::unavailable);
+  EXPECT_NE(u.message.find("not signed"), std::string::npos) << u.message;
+}
+
+TEST_F(EmbeddedArbiterTest, KeyFileRules) {
+  auto write = [&](const std::string& name, const std::string& text, mode_t mode) {
+    std::string p = tmp.file(name);
+    std::ofstream(p) << text;
+    ::chmod(p.c_str(), mode);
+    return p;
+  };
+  std::string err;
+  auto two = auth::load_key_file(
+      write("two", "\n  new-key-0123456789abcdef \nold-key-0123456789abcdef\n", 0600), err);
+  ASSERT_TRUE(two.has_value()) << err;
+  EXPECT_EQ(*two, (std::vector<std::string>{"new-key-0123456789abcdef", "old-key-0123456789abcdef"}));
+  EXPECT_TRUE(auth::load_key_file(write("ro", "0123456789abcdef0123", 0400), err).has_value()) << err;
+  EXPECT_FALSE(auth::load_key_file(write("loose", "0123456789abcdef0123", 0640), err).has_value());
+  EXPECT_NE(err.find("chmod 600"), std::string::npos) << err;
+  EXPECT_FALSE(auth::load_key_file(write("short", "tooshort", 0600), err).has_value());
+  EXPECT_NE(err.find("shorter than 16"), std::string::npos) << err;
+  EXPECT_FALSE(auth::load_key_file(write("empty", " \n\n", 0600), err).has_value());
+  EXPECT_NE(err.find("empty"), std::string::npos) << err;
+  EXPECT_FALSE(auth::load_key_file(tmp.file("missing"), err).has_value());
+}
+
+TEST(ArbiterAuth, MacsAreHmacSha256OfTheDocumentedText) {
+  // RFC 4231 test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?").
+  EXPECT_EQ(auth::hmac_hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(auth::request_text("n", "c", 1, "tas", "c1", 3, "p1"),
+            "ftproxy-arbiter-v1 request\nn\nc\n1\ntas\nc1\n3\np1");
+  EXPECT_TRUE(auth::mac_equal("ab", "ab"));
+  EXPECT_FALSE(auth::mac_equal("ab", "ac"));
+  EXPECT_FALSE(auth::mac_equal("ab", "abc"));
+  EXPECT_EQ(auth::random_hex(16).size(), 32u);
+  EXPECT_NE(auth::random_hex(16), auth::random_hex(16));
 }
 
 }  // namespace

@@ -202,10 +202,15 @@ TEST_F(ControlServerTest, PostNeedsTheConfiguredToken) {
   auto r = request(port_, post_req("/promote", "{}"));
   EXPECT_EQ(r.status, 401u);
   EXPECT_THAT(r.head, HasSubstr("WWW-Authenticate: Bearer"));
-  EXPECT_EQ(request(port_, post_req("/promote", "{}", "Bearer wrong-token!")).status, 401u);
-  EXPECT_EQ(request(port_, post_req("/promote", "{}", "Bearer s3cret-toke")).status, 401u);
+  EXPECT_THAT(r.body, HasSubstr("needs the control token"));
+  r = request(port_, post_req("/promote", "{}", "Bearer wrong-token!"));
+  EXPECT_EQ(r.status, 403u);
+  EXPECT_THAT(r.body, HasSubstr("wrong control token"));
+  EXPECT_EQ(request(port_, post_req("/promote", "{}", "Bearer s3cret-toke")).status, 403u);
+  EXPECT_EQ(request(port_, post_req("/promote", "{}", "Bearer s3cret-token-")).status, 403u);
   EXPECT_EQ(request(port_, post_req("/promote", "{}", "Basic s3cret-token")).status, 401u);
   EXPECT_EQ(last_body_, "");  // the handler never ran
+  EXPECT_EQ(server_->unauthorized(), 5u);
 
   r = request(port_, post_req("/promote?force=1", "{\"epoch\":8}", "Bearer s3cret-token"));
   EXPECT_EQ(r.status, 200u);
@@ -214,6 +219,18 @@ TEST_F(ControlServerTest, PostNeedsTheConfiguredToken) {
   EXPECT_EQ(last_query_, "force=1");
   // GET stays open without a token.
   EXPECT_EQ(request(port_, get_req("/status")).status, 200u);
+  EXPECT_EQ(server_->unauthorized(), 5u);
+}
+
+TEST(ControlServerLoopback, Addresses) {
+  EXPECT_TRUE(ControlServer::is_loopback("127.0.0.1"));
+  EXPECT_TRUE(ControlServer::is_loopback("127.3.2.1"));
+  EXPECT_TRUE(ControlServer::is_loopback("::1"));
+  EXPECT_TRUE(ControlServer::is_loopback("localhost"));
+  EXPECT_FALSE(ControlServer::is_loopback("0.0.0.0"));
+  EXPECT_FALSE(ControlServer::is_loopback("10.0.0.1"));
+  EXPECT_FALSE(ControlServer::is_loopback("::"));
+  EXPECT_FALSE(ControlServer::is_loopback("example.org"));
 }
 
 TEST_F(ControlServerTest, PostWithoutConfiguredTokenIsOpen) {

@@ -81,7 +81,8 @@ TEST_F(ControlPort, FenceNeedsTheBearerToken) {
   EXPECT_EQ(r.status, 401u);
   EXPECT_EQ(exit_code_for_http_status(r.status), ExitCode::refused);
   r = ask(Command::fence, "wrong");
-  EXPECT_EQ(r.status, 401u);
+  EXPECT_EQ(r.status, 403u);  // a token was sent, but not the right one
+  EXPECT_EQ(exit_code_for_http_status(r.status), ExitCode::refused);
   EXPECT_EQ(fences_.load(), 0);
   r = ask(Command::fence, "s3cret");
   ASSERT_EQ(r.kind, HttpReply::Kind::answered) << r.message;
