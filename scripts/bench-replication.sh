@@ -14,33 +14,12 @@ set -euo pipefail
 source "$(dirname "$0")/../tests/e2e/lib/topology.sh"
 source "$(dirname "$0")/../tests/e2e/lib/pair.sh"
 
-IPERF_S=${BENCH_IPERF_S:-5}
-RTT_N=${BENCH_RTT_N:-2000}
-REDIS_N=${BENCH_REDIS_N:-50000}
+source "$(dirname "$0")/lib/bench.sh"
+
 ftp_require_cmd iperf3 redis-benchmark redis-cli ping jq curl
 [[ -x $FTPROXY_BIN ]] || ftp_die "build first (scripts/setup.sh): no $FTPROXY_BIN"
-declare -A R=()
-LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
-
-measure() {
-  local mode=$1 c=$TOPO_NS_C sip=$TOPO_SERVICE_IP out
-  ftp_log "[$mode] warm-up"
-  ftp_wait_until 10 topo_exec "$c" ping -c 1 -W 1 "$sip" || ftp_die "[$mode] no connectivity"
-  ftp_log "[$mode] iperf3 client->server ${IPERF_S}s"
-  out=$(topo_exec "$c" iperf3 -c "$sip" -t "$IPERF_S" -J)
-  R[$mode:tput_fwd]=$(jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | round / 100' <<<"$out")
-  ftp_log "[$mode] iperf3 server->client ${IPERF_S}s"
-  out=$(topo_exec "$c" iperf3 -c "$sip" -t "$IPERF_S" -J -R)
-  R[$mode:tput_rev]=$(jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | round / 100' <<<"$out")
-  ftp_log "[$mode] TCP request RTT: $RTT_N sequential redis PINGs"
-  out=$(topo_exec "$c" "$FTP_PYTHON" "$FTP_REPO_ROOT/scripts/lib/tcp_rtt.py" "$sip" "$TOPO_REDIS_PORT" "$RTT_N")
-  R[$mode:rtt_p50]=$(sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p' <<<"$out")
-  R[$mode:rtt_p99]=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$out")
-  ftp_log "[$mode] redis-benchmark -n $REDIS_N -c 10 -t set,get"
-  out=$(topo_exec "$c" redis-benchmark -h "$sip" -q -n "$REDIS_N" -c 10 -t set,get | tr '\r' '\n')
-  R[$mode:set_rps]=$(sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p' <<<"$out" | tail -n 1)
-  R[$mode:get_rps]=$(sed -n 's/^GET: \([0-9.]*\) requests per second.*/\1/p' <<<"$out" | tail -n 1)
-}
+declare -A R=()  # "<mode>:<metric>" -> value (filled by bench_measure)
+measure() { bench_measure "$1" iperf rtt redis; }
 
 topo_init
 pair_setup
@@ -76,15 +55,15 @@ row() {
     "${R[replicated:$1]:-–}" "$(ratio "$1" standalone)" "$(ratio "$1" kernel)"
 }
 echo
-echo "Replication, $(date -u +%Y-%m-%d), $(uname -r), $(nproc) CPU(s), load average at start $LOAD_AT_START"
+bench_machine_line "Replication"
 echo
 echo "| metric | kernel bridge | standalone | replicated | replicated / standalone | replicated / bridge |"
 echo "|---|---|---|---|---|---|"
-row tput_fwd "TCP throughput client→server (Gbit/s, iperf3 -t $IPERF_S)"
+row tput_fwd "TCP throughput client→server (Gbit/s, iperf3 -t $BENCH_IPERF_S)"
 row tput_rev "TCP throughput server→client (Gbit/s, iperf3 -R)"
-row rtt_p50 "TCP request RTT p50 (µs, $RTT_N sequential redis PINGs)"
+row rtt_p50 "TCP request RTT p50 (µs, $BENCH_RTT_N sequential redis PINGs)"
 row rtt_p99 "TCP request RTT p99 (µs)"
-row set_rps "redis SET (req/s, -n $REDIS_N -c 10)"
+row set_rps "redis SET (req/s, -n $BENCH_REDIS_N -c 10)"
 row get_rps "redis GET (req/s)"
 echo
 added=$(awk -v a="${R[standalone:rtt_p50]}" -v b="${R[replicated:rtt_p50]}" 'BEGIN {printf "%.0f", b - a}')

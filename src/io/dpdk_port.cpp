@@ -173,7 +173,7 @@ class DpdkPort final : public PacketIo {
     (void)rte_eth_dev_close(port_id_);
     if (!vdev_.empty()) (void)rte_eal_hotplug_remove("vdev", vdev_.c_str());
     rte_mempool_free(pool_);
-    // af_packet's promiscuous mode is a plain IFF_PROMISC the PMD never takes back.
+    // af_packet's and af_xdp's promiscuous mode is a plain IFF_PROMISC the PMD never takes back.
     if (kif_ && !was_promiscuous_) kif_->clear_promiscuous();
   }
 
@@ -243,7 +243,7 @@ class DpdkPort final : public PacketIo {
   int wait_fd() const noexcept override { return -1; }
 
   LinkState link_state() noexcept override {
-    if (kif_) {  // af_packet's ethdev link is "up" once started: the carrier is the kernel's
+    if (kif_) {  // a kernel-backed vdev's link is "up" once started: the carrier is the kernel's
       const int f = kif_->flags();
       if (f < 0) return LinkState::unknown;
       return (f & IFF_UP) != 0 && (f & IFF_RUNNING) != 0 ? LinkState::up : LinkState::down;
@@ -399,6 +399,21 @@ std::unique_ptr<PacketIo> open_dpdk_port(const PortOptions& opts, std::string& e
     (void)rte_eth_dev_get_mtu(port_id, &dev_mtu);
     mtu = dev_mtu;
     frame_room = std::max<std::uint32_t>(2048, mtu + 22);
+    // A vdev over a kernel interface (net_af_xdp, or an af_packet vdev from eal_args):
+    // remember its promiscuity before we enable it (the PMD never takes it back) and read
+    // the carrier from the kernel. A PCI device bound to vfio-pci has no if_index.
+    rte_eth_dev_info dev_info{};
+    char ifname[IF_NAMESIZE] = {};
+    if (rte_eth_dev_info_get(port_id, &dev_info) == 0 && dev_info.if_index != 0 &&
+        ::if_indextoname(dev_info.if_index, ifname) != nullptr) {
+      kif = std::make_unique<KernelInterface>(ifname);
+      const int flags = kif->valid() ? kif->flags() : -1;
+      if (flags >= 0) {
+        was_promiscuous = (flags & IFF_PROMISC) != 0;
+      } else {
+        kif.reset();
+      }
+    }
   }
   const int socket = std::max(0, rte_eth_dev_socket_id(port_id));
   const std::string pool_name = "ftp_pool" + std::to_string(serial);

@@ -1,21 +1,40 @@
 #!/usr/bin/env bash
-# End-to-end: one ftproxy (role standalone, pcap backend) between a client and a
-# real redis/iperf3 server, in namespaces of its own:
+# End-to-end: one ftproxy (role standalone) between a client and a real redis/iperf3
+# server, in namespaces of its own:
 #   C (client) -- switch -- [ext  P (ftproxy)  int] -- S (redis-server, iperf3 -s)
 # Asserts through the proxy: ARP + ping without loss, redis SET/GET and
 # redis-benchmark without errors, iperf3 TCP both directions, /status and /metrics
 # answer with non-zero forwarding counters, and SIGTERM stops the proxy with status 0.
-# Exit 0 = pass, 77 = skipped (not root / tools missing), anything else = fail.
+#
+# BACKEND=pcap (default) or dpdk selects the packet I/O backend; the config differs by
+# the [ports] backend line only. With dpdk the test also checks that the ports really
+# run on DPDK (the start-up log, ext/int promiscuous while it runs) and that ext/int are
+# not left promiscuous afterwards. DPDK_PMD=af_packet (default: no [dpdk] section, the
+# backend attaches af_packet vdevs itself) or af_xdp (a [dpdk] section declaring
+# net_af_xdp vdevs on ext/int) picks the DPDK driver. test_dpdk_standalone.sh and
+# test_dpdk_af_xdp.sh run this script with those variables.
+# Exit 0 = pass, 77 = skipped (not root / tools missing / no DPDK in this build).
 set -euo pipefail
 
 source "$(dirname "$0")/lib/topology.sh"
 
+BACKEND=${BACKEND:-pcap}
+DPDK_PMD=${DPDK_PMD:-af_packet}
+case $BACKEND in pcap | dpdk) ;; *) ftp_die "BACKEND must be pcap or dpdk, got '$BACKEND'" ;; esac
+case $DPDK_PMD in af_packet | af_xdp) ;; *) ftp_die "DPDK_PMD must be af_packet or af_xdp, got '$DPDK_PMD'" ;; esac
+
 ftp_require_root
 ftp_require_cmd redis-server redis-cli redis-benchmark iperf3 ping curl jq
 [[ -x $FTPROXY_BIN ]] || ftp_die "ftproxy not built: $FTPROXY_BIN"
+if [[ $BACKEND == dpdk ]]; then
+  "$FTPROXY_BIN" --version 2>/dev/null | grep -q ' dpdk' ||
+    ftp_skip "$FTPROXY_BIN was built without DPDK (meson setup -Ddpdk=enabled)"
+fi
 
 fail() { ftp_die "FAILED: $*"; }
 step() { ftp_log "--- $*"; }
+promisc() { ip -n "$TOPO_NS_P" -o link show "$1" | grep -q PROMISC; }
+xdp_attached() { ip -n "$TOPO_NS_P" -o link show "$1" | grep -q ' xdp'; }
 
 topo_init
 topo_standalone
@@ -28,9 +47,31 @@ step "no path before the proxy runs"
 if topo_exec "$TOPO_NS_C" ping -c 1 -W 1 "$TOPO_SERVICE_IP" >/dev/null 2>&1; then
   fail "server reachable without the proxy: topology is leaking"
 fi
+if [[ $BACKEND == dpdk ]]; then
+  for p in ext int; do
+    promisc "$p" && fail "$p is promiscuous before the proxy runs"
+  done
+fi
 
-CFG="$TOPO_DIR/standalone.toml"
+CFG="$TOPO_DIR/standalone-$BACKEND.toml"
 topo_write_standalone_config "$CFG" s1
+if [[ $BACKEND != pcap ]]; then
+  sed -i "s/^backend = \"pcap\"/backend = \"$BACKEND\"/" "$CFG"
+  grep -q "^backend = \"$BACKEND\"" "$CFG" || fail "could not switch the backend line of $CFG"
+fi
+if [[ $BACKEND == dpdk && $DPDK_PMD == af_xdp ]]; then
+  # One XDP socket per port on queue 0 of the veth; copy mode (veth has no zero-copy).
+  cat >>"$CFG" <<EOF
+
+[dpdk]
+eal_args = ["-l", "0", "--no-huge", "--no-pci", "-m", "256", "--no-telemetry",
+            "--log-level=warning", "--file-prefix=ftp-e2e-$TOPO_PFX",
+            "--vdev=net_af_xdp0,iface=ext,start_queue=0,queue_count=1",
+            "--vdev=net_af_xdp1,iface=int,start_queue=0,queue_count=1"]
+ext_device = "net_af_xdp0"
+int_device = "net_af_xdp1"
+EOF
+fi
 topo_exec "$TOPO_NS_P" "$FTPROXY_BIN" --check-config "$CFG" >"$TOPO_DIR/check-config.log" 2>&1 ||
   { cat "$TOPO_DIR/check-config.log" >&2; fail "--check-config rejected the generated config"; }
 topo_start_proxy proxy "$TOPO_NS_P" "$CFG"
@@ -41,18 +82,29 @@ state=$(jq -r '.state' <<<"$status")
 [[ $state == standalone ]] || fail "/status state is '$state', expected standalone: $status"
 node=$(jq -r '.node | if type == "object" then .name else . end' <<<"$status")
 [[ $node == s1 ]] || fail "/status node is '$node', expected s1"
+grep -q "port opened port=ext .*backend=$BACKEND" "$(topo_log proxy)" ||
+  fail "the proxy did not open ext with backend $BACKEND: $(grep 'port opened' "$(topo_log proxy)")"
+if [[ $BACKEND == dpdk ]]; then
+  for p in ext int; do
+    promisc "$p" || fail "$p is not promiscuous while the dpdk port runs (is it really the dpdk backend?)"
+    if [[ $DPDK_PMD == af_xdp ]]; then
+      xdp_attached "$p" || fail "$p has no XDP program while the af_xdp port runs: $(ip -n "$TOPO_NS_P" -d link show "$p")"
+    fi
+  done
+fi
 
 step "ping x20 through the proxy"
 ping_out=$(topo_exec "$TOPO_NS_C" ping -c 20 -i 0.05 -W 2 "$TOPO_SERVICE_IP") ||
   { echo "$ping_out" >&2; fail "ping failed"; }
 grep -q ' 0% packet loss' <<<"$ping_out" || { echo "$ping_out" >&2; fail "ping lost packets"; }
+ftp_log "$(grep -E '^rtt' <<<"$ping_out")"
 # The client resolved the service MAC through the proxy (ARP crossed it too).
 neigh=$(topo_exec "$TOPO_NS_C" ip neigh show "$TOPO_SERVICE_IP")
 grep -qi "$TOPO_SERVICE_MAC" <<<"$neigh" || fail "client's ARP entry is not the service MAC: $neigh"
 
 step "redis SET/GET round trip"
 cli=(topo_exec "$TOPO_NS_C" redis-cli -h "$TOPO_SERVICE_IP" -p "$TOPO_REDIS_PORT")
-value="ftproxy-$RANDOM-$$"
+value="ftproxy-$BACKEND-$RANDOM-$$"
 [[ $("${cli[@]}" SET e2e:key "$value") == OK ]] || fail "SET did not answer OK"
 got=$("${cli[@]}" GET e2e:key)
 [[ $got == "$value" ]] || fail "GET returned '$got', expected '$value'"
@@ -107,6 +159,12 @@ step "SIGTERM stops the proxy with status 0"
 rc=0
 topo_stop proxy TERM 5 || rc=$?
 ((rc == 0)) || fail "ftproxy exited with status $rc on SIGTERM"
+if [[ $BACKEND == dpdk ]]; then
+  for p in ext int; do
+    promisc "$p" && fail "$p left promiscuous after the proxy stopped"
+    xdp_attached "$p" && fail "$p still has an XDP program after the proxy stopped"
+  done
+fi
 if topo_exec "$TOPO_NS_C" ping -c 1 -W 1 "$TOPO_SERVICE_IP" >/dev/null 2>&1; then
   fail "server still reachable after the proxy stopped"
 fi

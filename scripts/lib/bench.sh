@@ -1,0 +1,174 @@
+# Measurement steps shared by scripts/bench-standalone.sh, bench-replication.sh and
+# bench-dpdk.sh. Source after tests/e2e/lib/topology.sh (topo_exec, TOPO_*); the caller
+# declares `declare -A R=()`: results land in R["<mode>:<metric>"].
+# shellcheck shell=bash disable=SC2034
+
+BENCH_IPERF_S=${BENCH_IPERF_S:-5}
+BENCH_PINGS=${BENCH_PINGS:-200}
+BENCH_RTT_N=${BENCH_RTT_N:-2000}
+BENCH_REDIS_N=${BENCH_REDIS_N:-50000}
+BENCH_SMALL_N=${BENCH_SMALL_N:-2000000}
+BENCH_SMALL_S=${BENCH_SMALL_S:-3}
+# Small-packet test and CPU accounting (set by the caller before bench_measure):
+#   BENCH_SINK="NS IFACE"   the server's interface: frames delivered are counted there
+#                           (rx_packets; rx+tx for the frames of the iperf3 phase)
+#   BENCH_CPU_PIDS=(PID...) processes whose CPU time (/proc/PID/stat utime+stime) is
+#                           charged to the forwarded frames; empty = not measured
+BENCH_SINK=${BENCH_SINK:-}
+BENCH_CPU_PIDS=()
+BENCH_LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# bench_percentiles FILE: nearest-rank p50 and p99 of one number per line.
+bench_percentiles() {
+  sort -n "$1" | awk '{v[NR] = $1} END {
+    if (NR == 0) { print "nan nan"; exit }
+    i50 = int(0.50 * NR); if (i50 < 0.50 * NR) i50++; if (i50 < 1) i50 = 1
+    i99 = int(0.99 * NR); if (i99 < 0.99 * NR) i99++; if (i99 < 1) i99 = 1
+    printf "%s %s\n", v[i50], v[i99] }'
+}
+
+# bench_cpu_ticks: summed utime+stime (clock ticks) of BENCH_CPU_PIDS, every thread.
+bench_cpu_ticks() {
+  local pid t=0 v
+  for pid in "${BENCH_CPU_PIDS[@]}"; do
+    # Fields after the ")" of the command name: utime is the 12th, stime the 13th.
+    v=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}') || v=0
+    t=$((t + ${v:-0}))
+  done
+  echo "$t"
+}
+
+# bench_sink_counter FIELD: the sink interface's statistics/FIELD (rx_packets, ...).
+bench_sink_counter() {
+  local ns if
+  read -r ns if <<<"$BENCH_SINK"
+  topo_exec "$ns" cat "/sys/class/net/$if/statistics/$1"
+}
+
+# bench_cpu_ns_per_frame TICKS FRAMES: CPU nanoseconds per frame ("–" if unknown).
+bench_cpu_ns_per_frame() {
+  local hz
+  hz=$(getconf CLK_TCK)
+  if ((${#BENCH_CPU_PIDS[@]} == 0 || $2 <= 0)); then
+    echo "–"
+  else
+    awk -v t="$1" -v f="$2" -v hz="$hz" 'BEGIN { printf "%.0f", t / hz * 1e9 / f }'
+  fi
+}
+
+# bench_build_flood: compile scripts/lib/udp_flood.c once into $TOPO_DIR.
+bench_build_flood() {
+  [[ -x $TOPO_DIR/udp_flood ]] && return 0
+  ftp_require_cmd cc
+  cc -O2 -o "$TOPO_DIR/udp_flood" "$FTP_REPO_ROOT/scripts/lib/udp_flood.c" || ftp_die "cannot build udp_flood"
+}
+
+# bench_measure MODE PART...: the client-side measurements through whatever joins the
+# client to the service IP now. PARTs, in the order given:
+#   iperf  TCP throughput both ways (iperf3 -t BENCH_IPERF_S): tput_fwd, tput_rev (Gbit/s);
+#          with a sink and pids also cpu_iperf_ns (CPU ns per frame crossing the sink)
+#   ping   ICMP RTT (BENCH_PINGS at 10 ms): ping_p50, ping_p99 (µs), ping_loss
+#   rtt    TCP request RTT (scripts/lib/tcp_rtt.py, BENCH_RTT_N): rtt_p50, rtt_p99 (µs)
+#   redis  redis-benchmark -n BENCH_REDIS_N -c 10 -t set,get: set_rps, get_rps
+#   small  64-byte frames as fast as the sender goes (udp_flood.c), BENCH_SMALL_N of
+#          them or for BENCH_SMALL_S seconds, whichever ends first:
+#          small_offered (pps the sender achieved), small_pps (frames delivered at the
+#          sink / sender time), small_loss (% not delivered), cpu_small_ns (CPU ns of
+#          BENCH_CPU_PIDS per delivered frame). The sender runs at SCHED_RR
+#          BENCH_SENDER_RT (10, the proxies' default priority; 0 = normal)
+bench_measure() {
+  local mode=$1 c=$TOPO_NS_C sip=$TOPO_SERVICE_IP out part
+  shift
+  ftp_log "[$mode] warm-up"
+  ftp_wait_until 10 topo_exec "$c" ping -c 1 -W 1 "$sip" || ftp_die "[$mode] no connectivity"
+  for part in "$@"; do
+    case $part in
+      iperf) _bench_iperf "$mode" ;;
+      ping) _bench_ping "$mode" ;;
+      rtt)
+        ftp_log "[$mode] TCP request RTT: $BENCH_RTT_N sequential redis PINGs"
+        out=$(topo_exec "$c" "$FTP_PYTHON" "$FTP_REPO_ROOT/scripts/lib/tcp_rtt.py" "$sip" "$TOPO_REDIS_PORT" "$BENCH_RTT_N")
+        R[$mode:rtt_p50]=$(sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p' <<<"$out")
+        R[$mode:rtt_p99]=$(sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p' <<<"$out")
+        ;;
+      redis)
+        ftp_log "[$mode] redis-benchmark -n $BENCH_REDIS_N -c 10 -t set,get"
+        out=$(topo_exec "$c" redis-benchmark -h "$sip" -q -n "$BENCH_REDIS_N" -c 10 -t set,get | tr '\r' '\n')
+        R[$mode:set_rps]=$(sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p' <<<"$out" | tail -n 1)
+        R[$mode:get_rps]=$(sed -n 's/^GET: \([0-9.]*\) requests per second.*/\1/p' <<<"$out" | tail -n 1)
+        ;;
+      small) _bench_small "$mode" ;;
+      *) ftp_die "bench_measure: unknown part $part" ;;
+    esac
+  done
+}
+
+_bench_iperf() {
+  local mode=$1 c=$TOPO_NS_C sip=$TOPO_SERVICE_IP out f0=0 f1=0 t0 t1
+  if [[ -n $BENCH_SINK ]]; then
+    f0=$(($(bench_sink_counter rx_packets) + $(bench_sink_counter tx_packets)))
+    t0=$(bench_cpu_ticks)
+  fi
+  ftp_log "[$mode] iperf3 TCP client->server ${BENCH_IPERF_S}s"
+  out=$(topo_exec "$c" iperf3 -c "$sip" -t "$BENCH_IPERF_S" -J)
+  R[$mode:tput_fwd]=$(jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | round / 100' <<<"$out")
+  ftp_log "[$mode] iperf3 TCP server->client ${BENCH_IPERF_S}s"
+  out=$(topo_exec "$c" iperf3 -c "$sip" -t "$BENCH_IPERF_S" -J -R)
+  echo "$out" >"$TOPO_DIR/iperf-rev-${mode//:/-}.json"
+  R[$mode:tput_rev]=$(jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | round / 100' <<<"$out")
+  if [[ -n $BENCH_SINK ]]; then
+    f1=$(($(bench_sink_counter rx_packets) + $(bench_sink_counter tx_packets)))
+    t1=$(bench_cpu_ticks)
+    R[$mode:cpu_iperf_ns]=$(bench_cpu_ns_per_frame $((t1 - t0)) $((f1 - f0)))
+  fi
+}
+
+_bench_ping() {
+  local mode=$1
+  ftp_log "[$mode] ping x$BENCH_PINGS at 10 ms"
+  topo_exec "$TOPO_NS_C" ping -c "$BENCH_PINGS" -i 0.01 -W 1 "$TOPO_SERVICE_IP" |
+    sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | awk '{printf "%.0f\n", $1 * 1000}' >"$TOPO_DIR/ping.txt"
+  read -r "R[$mode:ping_p50]" "R[$mode:ping_p99]" < <(bench_percentiles "$TOPO_DIR/ping.txt")
+  R[$mode:ping_loss]=$((BENCH_PINGS - $(wc -l <"$TOPO_DIR/ping.txt")))
+}
+
+_bench_small() {
+  local mode=$1 out r0 r1 prev t0 t1 i sent secs
+  [[ -n $BENCH_SINK ]] || ftp_die "bench_measure small needs BENCH_SINK"
+  bench_build_flood
+  # The proxies run SCHED_RR (node.realtime_priority, default 10): on a loaded machine a
+  # normal-priority sender would be starved and measure the load, not the proxy. The
+  # sender gets the same priority for the few seconds it runs (BENCH_SENDER_RT=0: off).
+  local -a sender_prio=()
+  ((${BENCH_SENDER_RT:-10} > 0)) && sender_prio=(chrt -r "${BENCH_SENDER_RT:-10}")
+  ftp_log "[$mode] 64-byte UDP frames for ${BENCH_SMALL_S}s (at most $BENCH_SMALL_N), as fast as the sender goes"
+  r0=$(bench_sink_counter rx_packets)
+  t0=$(bench_cpu_ticks)
+  out=$(topo_exec "$TOPO_NS_C" "${sender_prio[@]}" "$TOPO_DIR/udp_flood" eth0 "$TOPO_SERVICE_MAC" "$TOPO_SERVICE_IP" "$BENCH_SMALL_N" "$BENCH_SMALL_S")
+  # Frames still in a ring when the sender stops arrive a little later: wait (bounded,
+  # 3 s) until the counter stands still for 0.2 s.
+  prev=-1
+  for ((i = 0; i < 15; i++)); do
+    r1=$(bench_sink_counter rx_packets)
+    ((r1 == prev)) && break
+    prev=$r1
+    sleep 0.2
+  done
+  t1=$(bench_cpu_ticks)
+  sent=$(sed -n 's/.*sent=\([0-9]*\).*/\1/p' <<<"$out")
+  secs=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$out")
+  R[$mode:small_offered]=$(sed -n 's/.*pps=\([0-9]*\).*/\1/p' <<<"$out")
+  R[$mode:small_pps]=$(awk -v n=$((r1 - r0)) -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
+  R[$mode:small_loss]=$(awk -v n=$((r1 - r0)) -v s="$sent" 'BEGIN { d = 100 * (1 - n / s); if (d < 0) d = 0; printf "%.1f", d }')
+  R[$mode:cpu_small_ns]=$(bench_cpu_ns_per_frame $((t1 - t0)) $((r1 - r0)))
+  ftp_log "[$mode] offered ${R[$mode:small_offered]} pps, delivered ${R[$mode:small_pps]} pps" \
+    "(${R[$mode:small_loss]} % lost), CPU ${R[$mode:cpu_small_ns]} ns/frame"
+}
+
+# bench_machine_line TITLE: the one-line header every table gets (date, kernel, CPUs,
+# load average at the start and now: the machine is shared).
+bench_machine_line() {
+  echo "$1, $(date -u +%Y-%m-%d), $(uname -r), $(nproc) CPU(s):" \
+    "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)," \
+    "load average at start $BENCH_LOAD_AT_START, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+}
