@@ -12,7 +12,10 @@ namespace {
 
 constexpr std::size_t kArpLen = 28;
 constexpr std::size_t kIpv6HeaderLen = 40;
-constexpr std::size_t kNaLen = 32;  // ICMPv6 header 4 + flags 4 + target 16 + TLLA option 8
+constexpr std::size_t kIpv4HeaderLen = 20;
+constexpr std::size_t kTcpHeaderLen = 20;
+constexpr std::size_t kTsBlockLen = 12;  // NOP NOP kind len TSval TSecr
+constexpr std::size_t kNaLen = 32;       // ICMPv6 header 4 + flags 4 + target 16 + TLLA option 8
 constexpr std::uint16_t kArpRequest = 1;
 constexpr std::uint16_t kArpReply = 2;
 constexpr std::uint8_t kIcmpv6NeighbourAdvert = 136;
@@ -120,6 +123,64 @@ std::size_t build_unsolicited_na(std::span<std::uint8_t> out, const MacAddr& mac
   sum += kIpProtoIcmpv6;
   sum = checksum_add(std::span<const std::uint8_t>(icmp, kNaLen), sum);
   store_be16(icmp + 2, checksum_finish(sum));
+  return pad_frame(out, len);
+}
+
+std::size_t build_tcp_segment(std::span<std::uint8_t> out, const TcpSegmentSpec& spec) noexcept {
+  const bool v4 = spec.src_ip.family == IpAddr::Family::v4;
+  if (spec.src_ip.family == IpAddr::Family::none || spec.src_ip.family != spec.dst_ip.family) return 0;
+  const std::size_t ip_len = v4 ? kIpv4HeaderLen : kIpv6HeaderLen;
+  const std::size_t tcp_len = kTcpHeaderLen + (spec.has_timestamp ? kTsBlockLen : 0);
+  const std::size_t len = header_len(spec.vlan_tci) + ip_len + tcp_len;
+  if (out.size() < padded_len(len)) return 0;
+  std::uint8_t* p = out.data();
+  std::uint8_t* ip =
+      p + write_ethernet(p, spec.dst_mac, spec.src_mac, v4 ? kEtherTypeIpv4 : kEtherTypeIpv6, spec.vlan_tci);
+  const std::size_t addr_len = v4 ? 4 : 16;
+  std::uint8_t* tcp = ip + ip_len;
+  if (v4) {
+    ip[0] = 0x45;
+    ip[1] = spec.tos;
+    store_be16(ip + 2, static_cast<std::uint16_t>(ip_len + tcp_len));
+    store_be16(ip + 4, 0);       // id: DF set, never fragmented
+    store_be16(ip + 6, 0x4000);  // DF
+    ip[8] = spec.ttl;
+    ip[9] = kIpProtoTcp;
+    store_be16(ip + 10, 0);
+    std::memcpy(ip + 12, spec.src_ip.b.data(), 4);
+    std::memcpy(ip + 16, spec.dst_ip.b.data(), 4);
+    store_be16(ip + 10, internet_checksum(std::span<const std::uint8_t>(ip, kIpv4HeaderLen)));
+  } else {
+    store_be32(ip, 0x60000000u | (std::uint32_t{spec.tos} << 20));
+    store_be16(ip + 4, static_cast<std::uint16_t>(tcp_len));
+    ip[6] = kIpProtoTcp;
+    ip[7] = spec.ttl;
+    std::memcpy(ip + 8, spec.src_ip.b.data(), 16);
+    std::memcpy(ip + 24, spec.dst_ip.b.data(), 16);
+  }
+  store_be16(tcp, spec.src_port);
+  store_be16(tcp + 2, spec.dst_port);
+  store_be32(tcp + 4, spec.seq);
+  store_be32(tcp + 8, spec.ack);
+  tcp[12] = static_cast<std::uint8_t>((tcp_len / 4) << 4);
+  tcp[13] = spec.flags;
+  store_be16(tcp + 14, spec.window);
+  store_be16(tcp + 16, 0);  // checksum, below
+  store_be16(tcp + 18, 0);  // urgent pointer
+  if (spec.has_timestamp) {
+    tcp[20] = 1;  // NOP
+    tcp[21] = 1;  // NOP
+    tcp[22] = 8;  // kind: timestamps
+    tcp[23] = 10;
+    store_be32(tcp + 24, spec.tsval);
+    store_be32(tcp + 28, spec.tsecr);
+  }
+  // Pseudo-header: both addresses (they sit next to each other in either IP header).
+  std::uint32_t sum = checksum_add(std::span<const std::uint8_t>(v4 ? ip + 12 : ip + 8, 2 * addr_len));
+  sum += static_cast<std::uint32_t>(tcp_len);
+  sum += kIpProtoTcp;
+  sum = checksum_add(std::span<const std::uint8_t>(tcp, tcp_len), sum);
+  store_be16(tcp + 16, checksum_finish(sum));
   return pad_frame(out, len);
 }
 

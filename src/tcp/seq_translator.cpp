@@ -1,5 +1,6 @@
 #include "ftproxy/tcp/seq_translator.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "ftproxy/common/bytes.hpp"
@@ -24,17 +25,22 @@ constexpr std::size_t kSeqOff = 4;
 constexpr std::size_t kAckOff = 8;
 
 // Rewrites the client→server fields of `f` into the backup server's spaces. With
-// `clamp_ack`, an ack beyond the backup's snd_nxt is lowered to it (hold timeout).
-void apply_in(std::span<std::uint8_t> frame, const packet::ParsedFrame& f, const Flow& flow,
+// `clamp_ack`, an ack beyond the backup's snd_nxt is lowered to it; returns true when
+// it was.
+bool apply_in(std::span<std::uint8_t> frame, const packet::ParsedFrame& f, const Flow& flow,
               bool clamp_ack) noexcept {
   // Without ACK the ack and TSecr fields carry no meaning (RFC 9293, RFC 7323 §3.2),
   // e.g. the client's SYN.
-  if (!has(f, kTcpAck)) return;
+  if (!has(f, kTcpAck)) return false;
   const std::size_t csum = packet::l4_checksum_offset(f);
   std::uint32_t ack = f.tcp.ack + flow.seq_delta;
-  if (clamp_ack && packet::seq_gt(ack, flow.snd_nxt_backup)) ack = flow.snd_nxt_backup;
+  const bool lowered = clamp_ack && packet::seq_gt(ack, flow.snd_nxt_backup);
+  if (lowered) ack = flow.snd_nxt_backup;
   packet::rewrite32_with_checksum(frame, f.l4_offset + kAckOff, csum, ack);
   // SACK blocks acknowledge server data, so they live in the server's sequence space.
+  // Blocks beyond the backup's snd_nxt (left in place when the ack is lowered) are
+  // ignored by the receiver's validity check (Linux: tcp_is_sackblock_valid); the
+  // synthesized ACK that follows carries none.
   for (std::size_t i = 0; i < f.tcp.opt.sack_blocks; ++i) {
     const std::size_t left = f.tcp.opt.sack_offset + 8 * i;
     for (const std::size_t edge : {left, left + 4}) {
@@ -44,32 +50,45 @@ void apply_in(std::span<std::uint8_t> frame, const packet::ParsedFrame& f, const
   if (flow.ts_known && f.tcp.opt.has_timestamp) {
     packet::rewrite32_with_checksum(frame, f.tcp.opt.ts_offset + 4u, csum, f.tcp.opt.tsecr + flow.ts_delta);
   }
+  return lowered;
 }
 
 // A segment that carries nothing but acknowledgement (no payload, SYN, FIN or RST).
-// Beyond the backup's output such an ACK is clamped rather than held, except once the
-// client has sent its FIN: then it is the ACK of the server's FIN, which the backup
-// server must receive whole or it stays in LAST-ACK retransmitting.
+// Beyond the backup's output such an ACK is clamped rather than held; the part it could
+// not carry follows as a synthesized ACK once the backup server has sent those bytes
+// (also the ACK of the server's FIN, which the backup server needs to leave LAST-ACK).
 bool pure_ack(const packet::ParsedFrame& f) noexcept {
   return f.payload_len == 0 && !has(f, kTcpSyn) && !has(f, kTcpFin) && !has(f, kTcpRst);
 }
 
-// Records how far the client's byte stream has reached the backup server.
-void note_client_sent(Flow& flow, const packet::ParsedFrame& f) noexcept {
-  const std::uint32_t end =
-      f.tcp.seq + f.payload_len + (has(f, kTcpSyn) ? 1u : 0u) + (has(f, kTcpFin) ? 1u : 0u);
-  if (!flow.client_nxt_set || packet::seq_gt(end, flow.client_nxt)) {
-    flow.client_nxt = end;
-    flow.client_nxt_set = true;
-  }
-  if (has(f, kTcpAck) && flow.delta_known) {
-    std::uint32_t ack = f.tcp.ack + flow.seq_delta;
-    if (packet::seq_gt(ack, flow.snd_nxt_backup)) ack = flow.snd_nxt_backup;
-    if (!flow.client_acked_set || packet::seq_gt(ack, flow.client_acked)) {
-      flow.client_acked = ack;
-      flow.client_acked_set = true;
-    }
-  }
+// The ack a synthesized ACK would carry now: min(what the client acked, what the backup
+// server sent). Meaningful when owes_ack().
+std::uint32_t synth_target(const Flow& flow) noexcept {
+  const std::uint32_t wanted = flow.ack_wanted + flow.seq_delta;
+  return packet::seq_lt(wanted, flow.snd_nxt_backup) ? wanted : flow.snd_nxt_backup;
+}
+
+// True when the backup server has sent bytes the client acknowledged but no segment
+// forwarded to the backup server acknowledged yet. Not before a real client ACK went
+// through (a synthesized one must never complete a handshake), nor after a RST.
+bool owes_ack(const Flow& flow) noexcept {
+  if (!flow.delta_known || !flow.client_acked_set || !flow.ack_wanted_set || !flow.client_nxt_set)
+    return false;
+  if (flow.state == FlowState::closed && !(flow.client_fin && flow.server_fin)) return false;  // RST
+  // Once the backup server has sent its FIN it has nothing left to send, and an ACK of
+  // that FIN would close its socket: a client segment still queued behind it would then
+  // meet no socket and draw a RST. The queued segments carry the ack themselves.
+  if (flow.server_fin && flow.q_len > 0) return false;
+  return packet::seq_gt(synth_target(flow), flow.client_acked);
+}
+
+// IPv4 TOS / IPv6 traffic class of a parsed IP frame, ECN bits cleared (a pure ACK is
+// sent Not-ECT, RFC 3168 §6.1.4).
+std::uint8_t dscp_of(std::span<const std::uint8_t> frame, const packet::ParsedFrame& f) noexcept {
+  const std::uint8_t* ip = frame.data() + f.l3_offset;
+  const std::uint8_t tc =
+      f.l3 == packet::L3Kind::ipv4 ? ip[1] : static_cast<std::uint8_t>(((ip[0] & 0x0F) << 4) | (ip[1] >> 4));
+  return static_cast<std::uint8_t>(tc & 0xFC);
 }
 
 // A retransmission of client data the backup server already received. The client may
@@ -81,6 +100,33 @@ void note_client_sent(Flow& flow, const packet::ParsedFrame& f) noexcept {
 bool stale_retransmit(const Flow& flow, const packet::ParsedFrame& f) noexcept {
   return flow.delta_known && flow.client_nxt_set && f.payload_len > 0 && !has(f, kTcpSyn) &&
          packet::seq_le(f.tcp.seq + f.payload_len + (has(f, kTcpFin) ? 1u : 0u), flow.client_nxt);
+}
+
+// A client segment no server could accept: its seq is farther than the largest window
+// the backup server can advertise (65535 << its window scale) from the client's stream
+// as forwarded so far, on either side; a real retransmission or reordering stays within
+// it. Blind senders (found by tests/e2e/test_hostile_frames: random seq, ack and TSval
+// on a live 4-tuple) must not teach the flow an ack, a TSval (a synthesized ACK carrying
+// it would make the backup server drop every later client segment by PAWS) or a close.
+bool out_of_window(const Flow& flow, const packet::ParsedFrame& f) noexcept {
+  if (!flow.delta_known || !flow.client_nxt_set) return false;
+  const std::uint32_t scale =
+      flow.backup.wscale == kNoWscale ? 0u : std::min<std::uint32_t>(flow.backup.wscale, 14u);
+  const std::uint32_t window = 65535u << scale;
+  const std::uint32_t ahead = f.tcp.seq - flow.client_nxt;  // mod 2^32
+  return ahead > window && 0u - ahead > window;
+}
+
+// A segment that starts past the client's stream as forwarded so far, within a window:
+// a gap (lost on the way to the primary) or made up by a blind sender (found by
+// tests/e2e/test_hostile_frames: random seq/ack with a payload on a live 4-tuple). Held
+// as "ack beyond the backup's output", it stalled every flow behind it for tcp.hold_ms
+// (global order); forwarded as client data, it moved client_nxt ahead of the client's
+// real stream, whose segments all became "stale retransmissions". It is forwarded at
+// once with the ack lowered: the backup server queues a real gap out of order or drops
+// a guess on its sequence number, as the primary's server did.
+bool beyond_client_stream(const Flow& flow, const packet::ParsedFrame& f) noexcept {
+  return flow.delta_known && flow.client_nxt_set && packet::seq_gt(f.tcp.seq, flow.client_nxt);
 }
 
 }  // namespace
@@ -133,7 +179,148 @@ SeqTranslator::SeqTranslator(const TranslatorLimits& limits) : limits_(limits), 
 }
 
 void SeqTranslator::on_evict(void* ctx, Flow& flow) noexcept {
-  static_cast<SeqTranslator*>(ctx)->drop_queue(flow);
+  auto* self = static_cast<SeqTranslator*>(ctx);
+  self->drop_queue(flow);
+  self->unlink_synth(flow);
+}
+
+// Records how far the client's byte stream has reached the backup server, the highest
+// ack it carried there, and the header fields a synthesized ACK copies. TSval is taken
+// from forwarded segments only: the backup server's ts_recent comes from them, and a
+// synthesized ACK with a later TSval than a segment still held would make PAWS drop
+// that segment when it is released.
+void SeqTranslator::note_client_sent(Flow& flow, std::span<const std::uint8_t> frame,
+                                     const packet::ParsedFrame& f) noexcept {
+  const std::uint32_t end =
+      f.tcp.seq + f.payload_len + (has(f, kTcpSyn) ? 1u : 0u) + (has(f, kTcpFin) ? 1u : 0u);
+  if (!flow.client_nxt_set || packet::seq_gt(end, flow.client_nxt)) {
+    flow.client_nxt = end;
+    flow.client_nxt_set = true;
+  }
+  if (!has(f, kTcpAck) || has(f, kTcpRst)) return;
+  if (flow.delta_known) {
+    std::uint32_t ack = f.tcp.ack + flow.seq_delta;
+    if (packet::seq_gt(ack, flow.snd_nxt_backup)) ack = flow.snd_nxt_backup;
+    if (!flow.client_acked_set || packet::seq_gt(ack, flow.client_acked)) {
+      flow.client_acked = ack;
+      flow.client_acked_set = true;
+    }
+  }
+  flow.client_hdr_set = true;
+  flow.client_hdr_usable = f.vlan_count <= 1;
+  flow.client_mac = f.src_mac;
+  flow.server_mac = f.dst_mac;
+  flow.client_vlan_tagged = f.vlan_count == 1;
+  flow.client_vlan_tci = f.vlan_tci[0];
+  flow.client_ttl = f.ttl;
+  flow.client_tos = dscp_of(frame, f);
+  flow.client_window = f.tcp.window;
+  if (f.tcp.opt.has_timestamp &&
+      (!flow.client_has_ts || packet::seq_ge(f.tcp.opt.tsval, flow.client_tsval))) {
+    flow.client_has_ts = true;
+    flow.client_tsval = f.tcp.opt.tsval;
+    flow.client_tsecr = f.tcp.opt.tsecr;
+  }
+}
+
+void SeqTranslator::note_wanted(Flow& flow, const packet::ParsedFrame& f) noexcept {
+  if (!has(f, kTcpAck) || has(f, kTcpRst)) return;
+  if (!flow.ack_wanted_set || packet::seq_gt(f.tcp.ack, flow.ack_wanted)) {
+    flow.ack_wanted = f.tcp.ack;
+    flow.ack_wanted_set = true;
+  }
+}
+
+void SeqTranslator::forward_in(std::span<std::uint8_t> frame, const packet::ParsedFrame& f, Flow& flow,
+                               bool clamp) noexcept {
+  if (apply_in(frame, f, flow, clamp)) ++c_.acks_lowered;
+  note_client_sent(flow, frame, f);
+  ++c_.translated_in;
+  schedule_synth(flow);
+}
+
+// A segment past the client's stream (beyond_client_stream) or out of its window
+// (out_of_window), translated with an ack beyond the backup's snd_nxt lowered. Unlike
+// forward_in it teaches the flow nothing: its seq, ack and TSval may be made up, and
+// client_nxt (raised by the server's own ack once a real gap is filled, see
+// on_server_output), client_acked, ack_wanted and the header that synthesized ACKs
+// copy must come from the client's real segments.
+void SeqTranslator::forward_gap(std::span<std::uint8_t> frame, const packet::ParsedFrame& f,
+                                Flow& flow) noexcept {
+  if (apply_in(frame, f, flow, true)) ++c_.acks_lowered;
+  ++c_.translated_in;
+}
+
+void SeqTranslator::schedule_synth(Flow& flow) noexcept {
+  if (flow.in_synth_list || !owes_ack(flow)) return;
+  const std::uint32_t i = table_.index_of(flow);
+  flow.s_prev = synth_tail_;
+  flow.s_next = kNoIndex;
+  if (synth_tail_ != kNoIndex) {
+    table_.at(synth_tail_).s_next = i;
+  } else {
+    synth_head_ = i;
+  }
+  synth_tail_ = i;
+  flow.in_synth_list = true;
+}
+
+void SeqTranslator::unlink_synth(Flow& flow) noexcept {
+  if (!flow.in_synth_list) return;
+  if (flow.s_prev != kNoIndex) {
+    table_.at(flow.s_prev).s_next = flow.s_next;
+  } else {
+    synth_head_ = flow.s_next;
+  }
+  if (flow.s_next != kNoIndex) {
+    table_.at(flow.s_next).s_prev = flow.s_prev;
+  } else {
+    synth_tail_ = flow.s_prev;
+  }
+  flow.s_prev = kNoIndex;
+  flow.s_next = kNoIndex;
+  flow.in_synth_list = false;
+}
+
+std::size_t SeqTranslator::emit_synth(Emit emit) noexcept {
+  std::size_t emitted = 0;
+  while (synth_head_ != kNoIndex) {
+    Flow& flow = table_.at(synth_head_);
+    unlink_synth(flow);
+    if (!owes_ack(flow)) continue;  // a released segment carried the ack meanwhile
+    if (!flow.client_hdr_set || !flow.client_hdr_usable) {
+      ++c_.synth_unusable;
+      continue;
+    }
+    const std::uint32_t ack = synth_target(flow);
+    packet::TcpSegmentSpec spec;
+    spec.src_mac = flow.client_mac;
+    spec.dst_mac = flow.server_mac;
+    if (flow.client_vlan_tagged) spec.vlan_tci = flow.client_vlan_tci;
+    spec.src_ip = flow.key.src_ip;
+    spec.dst_ip = flow.key.dst_ip;
+    spec.ttl = flow.client_ttl;
+    spec.tos = flow.client_tos;
+    spec.src_port = flow.key.src_port;
+    spec.dst_port = flow.key.dst_port;
+    spec.seq = flow.client_nxt;
+    spec.ack = ack;
+    spec.flags = kTcpAck;
+    spec.window = flow.client_window;
+    spec.has_timestamp = flow.client_has_ts;
+    spec.tsval = flow.client_tsval;
+    spec.tsecr = flow.client_tsecr + (flow.ts_known ? flow.ts_delta : 0u);
+    const std::size_t len = packet::build_tcp_segment(synth_buf_, spec);
+    if (len == 0) {
+      ++c_.synth_unusable;
+      continue;
+    }
+    flow.client_acked = ack;
+    ++c_.acks_synthesized;
+    ++emitted;
+    emit.call(emit.ctx, std::span<std::uint8_t>(synth_buf_.data(), len));
+  }
+  return emitted;
 }
 
 InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const packet::ParsedFrame& f,
@@ -149,6 +336,7 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
     } else if (flow->state == FlowState::closed || (flow->client_syn_seen && flow->client_isn != f.tcp.seq)) {
       // Same 4-tuple, new connection: the old offsets no longer apply.
       drop_queue(*flow);
+      unlink_synth(*flow);
       table_.restart(*flow, now);
     }
     flow->client_syn_seen = true;
@@ -160,6 +348,22 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
     if (flow == nullptr) {
       ++c_.untracked_in;
       return InboundDecision::drop_untracked;
+    }
+    if (out_of_window(*flow, f)) {
+      // Both servers drop it on its sequence number (a blind RST included): forward it
+      // with the ack lowered, learning nothing from it and leaving the flow open.
+      forward_gap(frame, f, *flow);
+      ++c_.out_of_window;
+      return InboundDecision::forward;
+    }
+    if (flow->q_len == 0 && beyond_client_stream(*flow, f)) {
+      // Something the client sent before it is missing from the log (a loss on the way
+      // to the primary), or it is a blind guess. It may not teach the flow the client's
+      // ack or TSval, nor close it (Linux takes a RST at rcv_nxt only), and it never
+      // waits: the gap filler comes in order.
+      forward_gap(frame, f, *flow);
+      ++c_.gaps_clamped;
+      return InboundDecision::forward;
     }
     if (has(f, kTcpRst)) {
       table_.mark_closed(*flow, now);
@@ -182,11 +386,10 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
     }
   }
 
+  note_wanted(*flow, f);
   if (stale_retransmit(*flow, f)) {
-    apply_in(frame, f, *flow, true);
-    note_client_sent(*flow, f);
+    forward_in(frame, f, *flow, true);
     ++c_.stale_retransmits;
-    ++c_.translated_in;
     return InboundDecision::forward;
   }
   if (flow->q_len > 0 || !flow->delta_known || (limits_.global_order && g_count_ > 0)) {
@@ -195,31 +398,47 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
       ++c_.queue_full_drops;
       return InboundDecision::drop_full;
     }
+    schedule_synth(*flow);  // the part of its ack the backup server can take already
     return known ? InboundDecision::hold : InboundDecision::wait;
   }
   // Linux discards a segment acking unsent data, payload included (tcp_ack() < 0): keep
   // it until the backup server catches up. A RST is validated by seq alone, so it never waits.
   if (has(f, kTcpAck) && !has(f, kTcpRst) &&
       packet::seq_gt(f.tcp.ack + flow->seq_delta, flow->snd_nxt_backup)) {
-    if (pure_ack(f) && !flow->client_fin) {
-      // Nothing to lose: acknowledge what the backup server has sent. Holding it would
-      // deadlock a bulk sender whose window waits for exactly these acks.
-      apply_in(frame, f, *flow, true);
-      note_client_sent(*flow, f);
+    if (pure_ack(f)) {
+      // Nothing to lose: acknowledge what the backup server has sent (the rest follows
+      // synthesized). Holding it would deadlock a bulk sender whose window waits for
+      // exactly these acks.
+      forward_in(frame, f, *flow, true);
       ++c_.acks_clamped;
-      ++c_.translated_in;
+      return InboundDecision::forward;
+    }
+    if (flow->diverged) {
+      // A diverged flow's acks will never line up with the backup's output again:
+      // holding would only stall every flow behind it (counted in acks_lowered).
+      forward_in(frame, f, *flow, true);
       return InboundDecision::forward;
     }
     if (!enqueue(*flow, frame, now, true)) {
       ++c_.queue_full_drops;
       return InboundDecision::drop_full;
     }
+    // The backup server may be unable to send the reply this segment waits for until it
+    // hears an ack the client sent earlier (its congestion window is full): send that now.
+    schedule_synth(*flow);
     return InboundDecision::hold;
   }
-  apply_in(frame, f, *flow, false);
-  note_client_sent(*flow, f);
-  ++c_.translated_in;
+  forward_in(frame, f, *flow, false);
   return InboundDecision::forward;
+}
+
+bool SeqTranslator::client_has(const packet::ParsedFrame& f) const noexcept {
+  if (f.l4 != packet::L4Kind::tcp) return false;
+  const Flow* flow = table_.find(packet::flow_key(f).reversed());
+  if (flow == nullptr || !flow->delta_known || !flow->ack_wanted_set || flow->diverged) return false;
+  const std::uint32_t end =
+      f.tcp.seq + f.payload_len + (has(f, kTcpSyn) ? 1u : 0u) + (has(f, kTcpFin) ? 1u : 0u);
+  return packet::seq_ge(flow->ack_wanted + flow->seq_delta, end);
 }
 
 bool SeqTranslator::can_take(const packet::ParsedFrame& f) const noexcept {
@@ -305,6 +524,11 @@ bool SeqTranslator::on_server_output(std::span<const std::uint8_t> frame, const 
       flow->snd_nxt_backup = end;
       progress = true;
     }
+    // The server's ack is where its in-order copy of the client's stream ends: past a
+    // gap once the filler arrived (forward_gap leaves client_nxt alone).
+    if (has(f, kTcpAck) && flow->client_nxt_set && packet::seq_gt(f.tcp.ack, flow->client_nxt)) {
+      flow->client_nxt = f.tcp.ack;
+    }
   }
   if (has(f, kTcpRst)) {
     table_.mark_closed(*flow, now);
@@ -317,7 +541,8 @@ bool SeqTranslator::on_server_output(std::span<const std::uint8_t> frame, const 
       table_.touch(*flow, now);
     }
   }
-  return progress && flow->q_len > 0;
+  if (progress) schedule_synth(*flow);
+  return progress && (flow->q_len > 0 || flow->in_synth_list);
 }
 
 OutboundDecision SeqTranslator::translate_out(std::span<std::uint8_t> frame, const packet::ParsedFrame& f,
@@ -366,6 +591,10 @@ bool SeqTranslator::release_head(Flow& flow, MonoTime now, Emit emit) noexcept {
     // translation, and the backup server must see it to ever learn the deltas.
     emit.call(emit.ctx, frame);
     pop_head(flow);
+    // The flow's later frames wait for the deltas from now on: the backup server's
+    // SYN-ACK is only now possible. Timed from their enqueue, frames that queued behind
+    // a long hold would be dropped before it comes (wait_drops seen end to end).
+    for (std::uint32_t r = flow.q_head; r != kNoIndex; r = slot_next_[r]) slot_since_[r] = now;
     return true;
   }
   if (!flow.delta_known) {
@@ -376,14 +605,27 @@ bool SeqTranslator::release_head(Flow& flow, MonoTime now, Emit emit) noexcept {
   }
   bool clamp = stale_retransmit(flow, pf);
   if (clamp) ++c_.stale_retransmits;
-  if (!clamp && pure_ack(pf) && !flow.client_fin &&
-      packet::seq_gt(pf.tcp.ack + flow.seq_delta, flow.snd_nxt_backup)) {
+  if (!clamp && pure_ack(pf) && packet::seq_gt(pf.tcp.ack + flow.seq_delta, flow.snd_nxt_backup)) {
     clamp = true;  // see translate_in: a pure ACK never waits
     ++c_.acks_clamped;
   }
+  if (!clamp && beyond_client_stream(flow, pf)) {
+    forward_gap(frame, pf, flow);  // see translate_in: a gap is never held
+    ++c_.gaps_clamped;
+    emit.call(emit.ctx, frame);
+    pop_head(flow);
+    return true;
+  }
+  if (!clamp && flow.diverged) clamp = true;  // see translate_in
   if (!clamp && !has(pf, kTcpRst) && packet::seq_gt(pf.tcp.ack + flow.seq_delta, flow.snd_nxt_backup)) {
     if (slot_held_[s] == 0) {
+      // It queued behind other frames and is blocked on its own ack only now: its hold
+      // starts now. Timed from the enqueue, every frame that waited behind one long
+      // hold would be released clamped at once, each before the reply it depends on:
+      // the backup server would then serve those requests in another order than the
+      // primary's did (seen end to end: thousands of hold timeouts after one stall).
       slot_held_[s] = 1;
+      slot_since_[s] = now;
       ++c_.held_total;
     }
     if (now - slot_since_[s] < limits_.hold_timeout) return false;
@@ -391,11 +633,13 @@ bool SeqTranslator::release_head(Flow& flow, MonoTime now, Emit emit) noexcept {
     // ack lowered to what the backup server has sent, Linux accepts the data and
     // the client's next cumulative ack covers the rest.
     ++c_.hold_timeouts;
+    if (!flow.diverged) {
+      flow.diverged = true;
+      ++c_.flows_diverged;
+    }
     clamp = true;
   }
-  apply_in(frame, pf, flow, clamp);
-  note_client_sent(flow, pf);
-  ++c_.translated_in;
+  forward_in(frame, pf, flow, clamp);
   emit.call(emit.ctx, frame);
   pop_head(flow);
   return true;
@@ -412,7 +656,10 @@ std::size_t SeqTranslator::drain_global(MonoTime now, Emit emit) noexcept {
 }
 
 std::size_t SeqTranslator::drain_impl(MonoTime now, Emit emit) noexcept {
-  if (limits_.global_order) return drain_global(now, emit);
+  if (limits_.global_order) {
+    const std::size_t released = drain_global(now, emit);
+    return released + emit_synth(emit);
+  }
   std::size_t emitted = 0;
   std::uint32_t fi = queued_head_;
   while (fi != kNoIndex) {
@@ -424,7 +671,7 @@ std::size_t SeqTranslator::drain_impl(MonoTime now, Emit emit) noexcept {
     }
     fi = next;
   }
-  return emitted;
+  return emitted + emit_synth(emit);
 }
 
 bool SeqTranslator::enqueue(Flow& flow, std::span<const std::uint8_t> frame, MonoTime now,

@@ -55,6 +55,24 @@ struct Flow {
   std::uint32_t client_nxt = 0;  // one past the highest client seq forwarded to the backup server
   bool client_acked_set = false;
   std::uint32_t client_acked = 0;  // highest client ack forwarded, in the backup server's space
+  bool ack_wanted_set = false;
+  std::uint32_t ack_wanted = 0;  // highest ack the client sent (primary's space), forwarded or not
+
+  // The client's last segment forwarded to the backup server, what a synthesized ACK
+  // copies (SeqTranslator: ACK synthesis). Valid when client_hdr_set.
+  bool client_hdr_set = false;
+  bool client_hdr_usable = false;  // at most one VLAN tag: the builder can reproduce it
+  packet::MacAddr client_mac;
+  packet::MacAddr server_mac;
+  std::uint16_t client_vlan_tci = 0;  // outer tag, when client_vlan_tagged
+  bool client_vlan_tagged = false;
+  std::uint8_t client_ttl = 0;
+  std::uint8_t client_tos = 0;  // IPv4 TOS / IPv6 traffic class, ECN bits cleared
+  std::uint16_t client_window = 0;
+  bool client_has_ts = false;
+  std::uint32_t client_tsval = 0;
+  std::uint32_t client_tsecr = 0;  // primary's space
+  bool diverged = false;           // a hold timed out: the byte streams no longer line up
   bool paws_floor_set = false;
   std::uint32_t paws_floor = 0;  // highest TSval released to the client on this flow
 
@@ -75,6 +93,9 @@ struct Flow {
   std::uint32_t q_prev = kNoIndex;  // links of SeqTranslator's list of flows with queued frames
   std::uint32_t q_next = kNoIndex;
   bool in_queued_list = false;
+  std::uint32_t s_prev = kNoIndex;  // links of SeqTranslator's list of flows owed a synthesized ACK
+  std::uint32_t s_next = kNoIndex;
+  bool in_synth_list = false;
 
   // FlowTable internals.
   std::size_t hash = 0;

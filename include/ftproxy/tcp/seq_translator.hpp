@@ -12,13 +12,27 @@
 // (fixed pool allocated at construction) and released by drain_ready():
 //   wait: the flow's deltas are not known yet (FLOW_META or the backup SYN-ACK missing);
 //   hold: the translated ack is beyond what the backup server has sent (Linux would
-//         discard the whole segment, payload included).
+//         discard the whole segment, payload included). The hold also keeps the
+//         servers' interleaving of clients alike: such a request was sent after its
+//         client saw a reply, so the backup server gets it only once it has produced
+//         that reply too (a server handed both at once may serve them in one go, where
+//         the primary served other clients in between).
 // Frames of one flow always reach the backup server in the order they were given.
+//
+// ACK synthesis: an ack the client sent may reach the backup server lowered (a pure
+// ACK or a retransmission beyond the backup's output, a hold timeout) or late (inside
+// a held segment). The backup server would then miss acks for bytes the client has,
+// time out, collapse its congestion window, and the replies that release held segments
+// would stop coming. So per flow the highest ack the client sent is remembered, and
+// whenever the backup server has sent more than it was acked, drain_ready() also emits
+// a pure ACK built from the flow's last forwarded client segment (seq, window, TSval,
+// translated TSecr) up to min(that ack, the backup server's snd_nxt).
 //
 // Pure logic: no I/O, time injected, no allocation/exception/log per packet.
 // Not thread-safe: one owner thread.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -26,6 +40,7 @@
 #include <vector>
 
 #include "ftproxy/common/time.hpp"
+#include "ftproxy/packet/builder.hpp"
 #include "ftproxy/packet/frame.hpp"
 #include "ftproxy/tcp/flow_table.hpp"
 
@@ -103,6 +118,15 @@ struct TcpCounters {
                                         // lowered to it (never held: bulk senders need them)
   std::uint64_t stale_retransmits = 0;  // client retransmissions of data the backup already has,
                                         // forwarded at once with the ack lowered (never held)
+  std::uint64_t out_of_window = 0;      // client segments farther than a window from its stream
+                                        // (blind guesses): forwarded, ack lowered, nothing learnt
+  std::uint64_t gaps_clamped = 0;       // segments starting past the client's stream (a gap, or a
+                                        // blind sender's guess): forwarded at once, an ack beyond
+                                        // the backup's snd_nxt lowered, nothing learnt, never held
+  std::uint64_t acks_lowered = 0;       // forwarded segments whose ack was lowered to snd_nxt (any cause)
+  std::uint64_t acks_synthesized = 0;   // pure ACKs built and sent to the backup server
+  std::uint64_t synth_unusable = 0;     // owed an ACK but no usable client header (2 VLAN tags)
+  std::uint64_t flows_diverged = 0;     // flows with a hold timeout: their segments are no longer held
 
   std::uint64_t divergence() const noexcept {
     return hold_timeouts + wait_drops + queue_full_drops + refused_full;
@@ -142,7 +166,8 @@ class SeqTranslator {
                                  MonoTime now) noexcept;
 
   // Emits, per flow in FIFO order, queued frames that can now go to the backup server,
-  // translated: sink(std::span<std::uint8_t>) is called once per frame and must copy the
+  // translated, then the synthesized ACKs owed (at most one per flow and call):
+  // sink(std::span<std::uint8_t>) is called once per frame and must copy the
   // bytes before returning and must not call back into the translator. Also applies the bounded waits: a
   // waiting head older than wait_timeout is dropped (wait_drops); a held head older than hold_timeout is
   // released with its ack clamped to the backup's snd_nxt so its payload is still accepted (hold_timeouts,
@@ -154,8 +179,14 @@ class SeqTranslator {
         now, Emit{&sink, [](void* ctx, std::span<std::uint8_t> fr) { (*static_cast<S*>(ctx))(fr); }});
   }
 
-  // True when some flow has queued frames (drain_ready has something to look at).
-  bool has_queued() const noexcept { return queued_head_ != kNoIndex; }
+  // True when the client has already acknowledged every byte of this backup server
+  // output `f` (it got them from the primary): nothing to replay at a takeover. False
+  // when unknown (no record, deltas unknown).
+  bool client_has(const packet::ParsedFrame& f) const noexcept;
+
+  // True when drain_ready has something to look at: queued frames, or flows owed a
+  // synthesized ACK.
+  bool has_queued() const noexcept { return queued_head_ != kNoIndex || synth_head_ != kNoIndex; }
 
   // False when translate_in() could have to drop `f` for lack of queue room (its flow's
   // queue is at the per-flow limit, or the shared pool is exhausted). The caller then
@@ -190,6 +221,18 @@ class SeqTranslator {
   static void on_evict(void* ctx, Flow& flow) noexcept;
   void link_queued(Flow& flow) noexcept;
   void unlink_queued(Flow& flow) noexcept;
+  // ACK synthesis (see the file comment).
+  void note_wanted(Flow& flow, const packet::ParsedFrame& f) noexcept;
+  void note_client_sent(Flow& flow, std::span<const std::uint8_t> frame,
+                        const packet::ParsedFrame& f) noexcept;
+  void schedule_synth(Flow& flow) noexcept;
+  void unlink_synth(Flow& flow) noexcept;
+  std::size_t emit_synth(Emit emit) noexcept;
+  // Applies the translation to a frame about to be forwarded (clamp: lower an ack beyond
+  // snd_nxt) and records what was sent. Counts translated_in and acks_lowered.
+  void forward_in(std::span<std::uint8_t> frame, const packet::ParsedFrame& f, Flow& flow,
+                  bool clamp) noexcept;
+  void forward_gap(std::span<std::uint8_t> frame, const packet::ParsedFrame& f, Flow& flow) noexcept;
 
   TranslatorLimits limits_;
   FlowTable table_;
@@ -212,6 +255,9 @@ class SeqTranslator {
   std::uint32_t free_slot_ = kNoIndex;
   std::uint32_t queued_head_ = kNoIndex;  // flows with queued frames (Flow::q_prev/q_next)
   std::uint32_t queued_tail_ = kNoIndex;
+  std::uint32_t synth_head_ = kNoIndex;  // flows owed a synthesized ACK (Flow::s_prev/s_next)
+  std::uint32_t synth_tail_ = kNoIndex;
+  std::array<std::uint8_t, packet::kMaxTcpSegmentFrameLen> synth_buf_{};
   TcpCounters c_;
 };
 

@@ -584,9 +584,11 @@ TEST_F(SeqTranslatorTest, PureAckBeyondBackupSndNxtIsClampedNotHeld) {
   EXPECT_EQ(tr->counters().divergence(), 0u);
 }
 
-// After the client's FIN, its pure ACK is the ACK of the server's FIN: held until the
-// backup server has sent that FIN, or the backup server stays in LAST-ACK.
-TEST_F(SeqTranslatorTest, AckOfTheServersFinIsHeldNotClamped) {
+// After the client's FIN, its pure ACK is the ACK of the server's FIN. Beyond the
+// backup's output it is forwarded lowered (it must not block the log behind it), and once
+// the backup server has sent its FIN a synthesized ACK carries the rest, or the backup
+// server would stay in LAST-ACK.
+TEST_F(SeqTranslatorTest, AckOfTheServersFinIsCompletedBySynthesis) {
   TcpSpec c;
   const Handshake h;
   handshake(c, h);
@@ -600,7 +602,9 @@ TEST_F(SeqTranslatorTest, AckOfTheServersFinIsHeldNotClamped) {
   last.seq = h.client_isn + 2;
   last.ack = h.primary_isn + 2;
   Frame fl = build_tcp(last);
-  ASSERT_EQ(in(fl), InboundDecision::hold);
+  ASSERT_EQ(in(fl), InboundDecision::forward);
+  EXPECT_EQ(parse(fl).tcp.ack, h.backup_isn + 1);
+  EXPECT_TRUE(drain().empty());
   TcpSpec sfin = c.reply();  // the backup server's FIN arrives
   sfin.flags = kFin | kAck;
   sfin.seq = h.backup_isn + 1;
@@ -609,8 +613,16 @@ TEST_F(SeqTranslatorTest, AckOfTheServersFinIsHeldNotClamped) {
   EXPECT_TRUE(server(build_tcp(sfin)));
   const auto got = drain();
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(parse(got[0]).tcp.ack, h.backup_isn + 2);
-  EXPECT_EQ(tr->counters().acks_clamped, 0u);
+  const auto p = parse(got[0]);
+  EXPECT_EQ(p.tcp.flags, kAck);
+  EXPECT_EQ(p.tcp.seq, h.client_isn + 2);
+  EXPECT_EQ(p.tcp.ack, h.backup_isn + 2);
+  EXPECT_EQ(p.payload_len, 0u);
+  EXPECT_TRUE(checksum_ok(got[0]));
+  EXPECT_EQ(tr->counters().acks_clamped, 1u);
+  EXPECT_EQ(tr->counters().acks_synthesized, 1u);
+  EXPECT_EQ(tr->flows().find(key_of(c))->state, FlowState::closed);
+  EXPECT_FALSE(tr->has_queued());
 }
 
 // Global order (the default): a frame of another flow never overtakes a held one, so the
@@ -894,6 +906,555 @@ TEST_F(SeqTranslatorTest, FullTableRefusesNewSynAndEvictionDropsQueuedFramesCoun
   EXPECT_EQ(n.flows_tracked, 2u);
   EXPECT_EQ(tr->flows().find(key_of(a)), nullptr);
   EXPECT_FALSE(tr->has_queued());
+}
+
+// A frame queued behind a held one starts its own hold only once it is the one blocked:
+// after a long hold, the frames behind it must not all time out at once.
+TEST_F(SeqTranslatorTest, HoldTimeStartsWhenAFrameIsBlockedOnItsOwnAck) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  TcpSpec a = c;  // request 1 acks 5 bytes the backup server has not sent
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 6;
+  a.payload = payload(4, 1);
+  Frame fa = build_tcp(a);
+  ASSERT_EQ(in(fa), InboundDecision::hold);
+  TcpSpec b = a;  // request 2 acks 5 more
+  b.seq = a.seq + 4;
+  b.ack = h.primary_isn + 11;
+  b.payload = payload(4, 2);
+  Frame fb = build_tcp(b);
+  ASSERT_EQ(in(fb), InboundDecision::hold);
+  clock.advance(milliseconds(1500));
+  backup_sends(c, h.backup_isn + 1, 5, h.client_isn + 1);
+  ASSERT_EQ(drain().size(), 1u);      // request 1; request 2 is blocked from now on
+  clock.advance(milliseconds(1000));  // 2.5 s after it was queued, 1 s blocked
+  EXPECT_TRUE(drain().empty());
+  EXPECT_EQ(tr->counters().hold_timeouts, 0u);
+  clock.advance(milliseconds(1000));
+  const auto got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(parse(got[0]).tcp.ack, h.backup_isn + 6);
+  EXPECT_EQ(tr->counters().hold_timeouts, 1u);
+  EXPECT_EQ(tr->counters().held_total, 2u);
+}
+
+// Likewise for a wait: the frames after a new flow's SYN, queued behind a long hold, wait
+// for the deltas from when the SYN is released, not from when they were queued.
+TEST_F(SeqTranslatorTest, WaitTimeStartsWhenAFrameIsBlockedOnTheDeltas) {
+  const Handshake h;
+  TcpSpec a, b;
+  a.src_port = 1;
+  b.src_port = 2;
+  handshake(a, h);
+  TcpSpec ra = a;  // flow a: held
+  ra.seq = h.client_isn + 1;
+  ra.ack = h.primary_isn + 6;
+  ra.payload = payload(7, 1);
+  Frame fa = build_tcp(ra);
+  ASSERT_EQ(in(fa), InboundDecision::hold);
+  Frame sb = client_syn(b, h);  // flow b opens behind it
+  ASSERT_EQ(in(sb), InboundDecision::wait);
+  TcpSpec ab = b;
+  ab.seq = h.client_isn + 1;
+  ab.ack = h.primary_isn + 1;
+  Frame fab = build_tcp(ab);
+  ASSERT_EQ(in(fab), InboundDecision::wait);
+  tr->on_flow_meta(meta_for(b, h), clock.now());
+  clock.advance(milliseconds(1900));
+  backup_sends(a, h.backup_isn + 1, 5, h.client_isn + 1);
+  auto got = drain();
+  ASSERT_EQ(got.size(), 2u);         // a's request and b's SYN; b's ACK waits for the deltas
+  clock.advance(milliseconds(500));  // 2.4 s after it was queued
+  EXPECT_TRUE(drain().empty());
+  EXPECT_EQ(tr->counters().wait_drops, 0u);
+  server(backup_synack(b, h));
+  got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(parse(got[0]).tcp.ack, h.backup_isn + 1);
+  EXPECT_EQ(tr->counters().divergence(), 0u);
+}
+
+// --- ACK synthesis ------------------------------------------------------------------
+
+class AckSynthesisTest : public SeqTranslatorTest {
+ protected:
+  void established(const TcpSpec& c, const Handshake& h) {
+    handshake(c, h);
+    TcpSpec a = c;
+    a.seq = h.client_isn + 1;
+    a.ack = h.primary_isn + 1;
+    if (h.primary_ts) a.ts = TsPair{1000, *h.primary_ts};
+    Frame f = build_tcp(a);
+    ASSERT_EQ(in(f), InboundDecision::forward);
+  }
+  // Checks that `fr` is a pure ACK of flow `c` built from the client's last forwarded
+  // segment, byte for byte at L4 (the test builder's independent checksum), and with a
+  // valid IPv4 header checksum.
+  void expect_synth(const Frame& fr, TcpSpec want) {
+    want.flags = kAck;
+    want.payload.clear();
+    want.sack.clear();
+    const auto p = parse(fr);
+    const Frame ref = build_tcp(want);
+    const auto rp = parse(ref);
+    ASSERT_EQ(fr.size() - p.l4_offset >= ref.size() - rp.l4_offset, true);
+    EXPECT_EQ(Frame(fr.begin() + p.l4_offset, fr.begin() + static_cast<long>(p.ip_end)),
+              Frame(ref.begin() + rp.l4_offset, ref.end()));
+    EXPECT_EQ(Frame(fr.begin(), fr.begin() + 14), Frame(ref.begin(), ref.begin() + 14));  // MACs
+    EXPECT_TRUE(checksum_ok(fr));
+    if (!want.v6) {
+      EXPECT_TRUE(packet::ipv4_checksum_ok(fr, p));
+    }
+  }
+};
+
+// A pure ACK that had to be lowered (the primary's server was ahead) is completed by
+// synthesized ACKs as the backup server sends those bytes, and never beyond them.
+TEST_F(AckSynthesisTest, LoweredPureAckIsCompletedAsTheBackupServerSends) {
+  TcpSpec c;
+  const Handshake h;
+  established(c, h);
+  TcpSpec a = c;
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 1 + 100;  // the primary's server sent 100 bytes
+  a.ts = TsPair{1010, 160};
+  a.window = 777;
+  Frame fa = build_tcp(a);
+  ASSERT_EQ(in(fa), InboundDecision::forward);
+  EXPECT_EQ(parse(fa).tcp.ack, h.backup_isn + 1);
+  EXPECT_TRUE(drain().empty());  // nothing sent yet: nothing to acknowledge
+
+  backup_sends(c, h.backup_isn + 1, 60, h.client_isn + 1);
+  EXPECT_TRUE(tr->has_queued());
+  auto got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  TcpSpec want = a;
+  want.ack = h.backup_isn + 61;
+  want.ts = TsPair{1010, 760};  // TSecr translated (+600)
+  expect_synth(got[0], want);
+
+  backup_sends(c, h.backup_isn + 61, 40, h.client_isn + 1);
+  got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  want.ack = h.backup_isn + 101;
+  expect_synth(got[0], want);
+
+  backup_sends(c, h.backup_isn + 101, 50, h.client_isn + 1);  // beyond what the client acked
+  EXPECT_FALSE(tr->has_queued());
+  EXPECT_TRUE(drain().empty());
+  const auto n = tr->counters();
+  EXPECT_EQ(n.acks_synthesized, 2u);
+  EXPECT_EQ(n.acks_clamped, 1u);
+  EXPECT_EQ(n.acks_lowered, 1u);
+  EXPECT_EQ(n.divergence(), 0u);
+}
+
+// The stall seen end to end: the backup server's earlier reply went unacknowledged (the
+// client's ack for it reached the proxy first and was lowered), its congestion window is
+// full, so it cannot send the reply the next request's ack covers; that request is held.
+// The ack for the earlier reply is synthesized at once, the server sends, the held
+// request is released with its own ack whole: no hold timeout.
+TEST_F(AckSynthesisTest, HeldRequestDoesNotWaitForAnAckItCarries) {
+  TcpSpec c;
+  const Handshake h;
+  established(c, h);
+  backup_sends(c, h.backup_isn + 1, 5, h.client_isn + 1);  // reply 1, not acked yet
+  TcpSpec r2 = c;  // request 2 acks reply 1 and reply 2 of the primary (10 bytes)
+  r2.seq = h.client_isn + 1;
+  r2.ack = h.primary_isn + 11;
+  r2.ts = TsPair{1020, 170};
+  r2.payload = payload(10);
+  Frame f2 = build_tcp(r2);
+  ASSERT_EQ(in(f2), InboundDecision::hold);
+  auto got = drain();
+  ASSERT_EQ(got.size(), 1u);  // the synthesized ACK for reply 1; request 2 still held
+  TcpSpec want = c;
+  want.seq = h.client_isn + 1;
+  want.ack = h.backup_isn + 6;
+  want.ts = TsPair{1000, 700};  // the last FORWARDED segment's TSval (PAWS), TSecr translated
+  expect_synth(got[0], want);
+  EXPECT_EQ(tr->counters().held_now, 1u);
+
+  backup_sends(c, h.backup_isn + 6, 5, h.client_isn + 1);  // reply 2
+  got = drain();
+  ASSERT_EQ(got.size(), 1u);  // the request itself, carrying the whole ack
+  TcpSpec wr = r2;
+  wr.ack = h.backup_isn + 11;
+  wr.ts = TsPair{1020, 770};
+  EXPECT_EQ(got[0], build_tcp(wr));
+  const auto n = tr->counters();
+  EXPECT_EQ(n.acks_synthesized, 1u);
+  EXPECT_EQ(n.held_now, 0u);
+  EXPECT_EQ(n.hold_timeouts, 0u);
+  EXPECT_EQ(n.divergence(), 0u);
+}
+
+// A hold timeout lowers the ack of the released segment; the rest follows synthesized.
+TEST_F(AckSynthesisTest, HoldTimeoutAckIsCompletedLater) {
+  TcpSpec c;
+  const Handshake h;
+  established(c, h);
+  TcpSpec a = c;
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 21;
+  a.ts = TsPair{1030, 180};
+  a.payload = payload(8);
+  Frame fa = build_tcp(a);
+  ASSERT_EQ(in(fa), InboundDecision::hold);
+  EXPECT_TRUE(drain().empty());
+  clock.advance(milliseconds(2000));
+  auto got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(parse(got[0]).tcp.ack, h.backup_isn + 1);
+  EXPECT_EQ(tr->counters().hold_timeouts, 1u);
+  EXPECT_EQ(tr->counters().acks_lowered, 1u);
+  backup_sends(c, h.backup_isn + 1, 20, h.client_isn + 9);
+  got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  TcpSpec want = a;
+  want.seq = h.client_isn + 9;  // after the released payload
+  want.ack = h.backup_isn + 21;
+  want.ts = TsPair{1030, 780};
+  expect_synth(got[0], want);
+}
+
+// Serial arithmetic: every sequence space wraps during the exchange.
+TEST_F(AckSynthesisTest, SynthesisAcrossTheWrap) {
+  TcpSpec c;
+  Handshake h;
+  h.client_isn = 0xFFFFFFF0u;
+  h.primary_isn = 0xFFFFFF00u;
+  h.backup_isn = 0xFFFFFFFAu;  // seq_delta = 0xFA
+  h.primary_ts = 0xFFFFFFFFu;
+  h.backup_ts = 5;  // ts_delta = 6 across the wrap
+  established(c, h);
+  TcpSpec a = c;
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 1 + 300;  // wraps: 0x0000002D
+  a.ts = TsPair{0xFFFFFFFEu, 0xFFFFFFFEu};
+  a.payload = payload(0x20);  // client seq wraps too
+  Frame fa = build_tcp(a);
+  ASSERT_EQ(in(fa), InboundDecision::hold);
+  EXPECT_TRUE(drain().empty());  // the backup server has sent nothing
+  backup_sends(c, h.backup_isn + 1, 100, h.client_isn + 1);
+  auto got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  TcpSpec want = c;
+  want.seq = h.client_isn + 1;
+  want.ack = h.backup_isn + 101;  // 0x0000005F
+  want.ts = TsPair{1000, 0xFFFFFFFFu + 6};
+  expect_synth(got[0], want);
+  backup_sends(c, h.backup_isn + 101, 200, h.client_isn + 1);
+  got = drain();
+  ASSERT_EQ(got.size(), 1u);  // the held segment, with its whole ack
+  EXPECT_EQ(parse(got[0]).tcp.ack, h.backup_isn + 301);
+  EXPECT_EQ(parse(got[0]).tcp.opt.tsecr, 0xFFFFFFFEu + 6);
+  EXPECT_EQ(tr->counters().acks_synthesized, 1u);
+  EXPECT_EQ(tr->counters().divergence(), 0u);
+}
+
+// No synthesized ACK before the client's own ACK went through (it would complete the
+// backup server's handshake on its own), nor after a RST.
+TEST_F(AckSynthesisTest, NeverBeforeTheHandshakeAckNorAfterReset) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);  // no client ACK forwarded yet
+  backup_sends(c, h.backup_isn + 1, 10, h.client_isn + 1);
+  EXPECT_TRUE(drain().empty());
+
+  TcpSpec d;
+  d.src_port = 4242;
+  established(d, h);
+  TcpSpec a = d;
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 51;
+  Frame fa = build_tcp(a);
+  ASSERT_EQ(in(fa), InboundDecision::forward);  // lowered
+  TcpSpec r = d;
+  r.flags = kRst;
+  r.seq = h.client_isn + 1;
+  r.ack = 0;
+  Frame fr = build_tcp(r);
+  ASSERT_EQ(in(fr), InboundDecision::forward);
+  backup_sends(d, h.backup_isn + 1, 50, h.client_isn + 1);
+  EXPECT_TRUE(drain().empty());
+  EXPECT_EQ(tr->counters().acks_synthesized, 0u);
+  EXPECT_FALSE(tr->has_queued());
+}
+
+// IPv6 with a VLAN tag: the synthesized ACK carries the tag, the addresses and a valid
+// checksum; a flow evicted while owed an ACK leaves the list consistent.
+TEST_F(AckSynthesisTest, Ipv6VlanAndEviction) {
+  TcpSpec c;
+  c.v6 = true;
+  c.vlan = 0x2064;
+  c.src_ip = test::v6addr(1);
+  c.dst_ip = test::v6addr(2);
+  const Handshake h;
+  established(c, h);
+  TcpSpec a = c;
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 31;
+  a.ts = TsPair{1040, 190};
+  Frame fa = build_tcp(a);
+  ASSERT_EQ(in(fa), InboundDecision::forward);
+  backup_sends(c, h.backup_isn + 1, 30, h.client_isn + 1);
+  auto got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  TcpSpec want = a;
+  want.ack = h.backup_isn + 31;
+  want.ts = TsPair{1040, 790};
+  expect_synth(got[0], want);
+  const auto p = parse(got[0]);
+  EXPECT_EQ(p.vlan_count, 1u);
+  EXPECT_EQ(p.vlan_tci[0], 0x2064);
+
+  TcpSpec b = a;  // owed again, then the flow goes away before the drain
+  b.ack = h.primary_isn + 61;
+  Frame fb = build_tcp(b);
+  ASSERT_EQ(in(fb), InboundDecision::forward);
+  backup_sends(c, h.backup_isn + 31, 30, h.client_isn + 1);
+  EXPECT_TRUE(tr->has_queued());
+  clock.advance(seconds(601));  // idle timeout
+  EXPECT_EQ(tr->expire(clock.now()), 1u);
+  EXPECT_FALSE(tr->has_queued());
+  EXPECT_TRUE(drain().empty());
+}
+
+// --- diverged flows -----------------------------------------------------------------
+
+// After a hold timeout the flow's byte streams no longer line up (the backup server sent
+// fewer bytes than the primary's): its later segments are forwarded with the ack
+// lowered instead of being held one hold timeout each, which would stall every flow.
+TEST_F(AckSynthesisTest, DivergedFlowIsNotHeldAgain) {
+  TcpSpec c;
+  const Handshake h;
+  established(c, h);
+  TcpSpec a = c;
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 7;  // the primary's reply was 6 bytes
+  a.payload = payload(10, 1);
+  Frame fa = build_tcp(a);
+  backup_sends(c, h.backup_isn + 1, 5, h.client_isn + 1);  // the backup's only 5
+  ASSERT_EQ(in(fa), InboundDecision::hold);
+  clock.advance(milliseconds(2000));
+  ASSERT_EQ(drain().size(), 1u);
+  EXPECT_EQ(tr->counters().flows_diverged, 1u);
+  TcpSpec b = c;
+  b.seq = h.client_isn + 11;
+  b.ack = h.primary_isn + 13;
+  b.payload = payload(10, 2);
+  Frame fb = build_tcp(b);
+  EXPECT_EQ(in(fb), InboundDecision::forward);
+  EXPECT_EQ(parse(fb).tcp.ack, h.backup_isn + 6);
+  const auto n = tr->counters();
+  EXPECT_EQ(n.hold_timeouts, 1u);
+  EXPECT_EQ(n.acks_lowered, 2u);
+  EXPECT_EQ(n.divergence(), 1u);
+}
+
+// Found by tests/e2e/test_hostile_frames.sh: a blind sender's segment on a live 4-tuple
+// (random seq and ack, a payload) was held as "ack beyond the backup's output"; in global
+// order every flow waited behind it for hold_ms, the backup's queues filled, its log
+// receiver stopped acking and the primary stopped releasing: one such segment every two
+// seconds stalled the pair. A segment that starts past the client's stream is forwarded
+// at once with the ack lowered (both servers drop it on its sequence number, or queue a
+// real gap out of order).
+TEST_F(SeqTranslatorTest, SegmentPastTheClientsStreamIsNeverHeld) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  backup_sends(c, h.backup_isn + 1, 10, h.client_isn + 1);
+  TcpSpec a = c;  // the client's first request: client_nxt = isn + 1 + 5
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 1;
+  a.payload = payload(5, 1);
+  Frame fa = build_tcp(a);
+  ASSERT_EQ(in(fa), InboundDecision::forward);
+
+  TcpSpec blind = c;
+  blind.seq = h.client_isn + 1 + 5 + 700000;
+  blind.ack = h.primary_isn + 1 + 123456;
+  blind.payload = payload(10, 3);
+  Frame fb = build_tcp(blind);
+  EXPECT_EQ(in(fb), InboundDecision::forward);
+  EXPECT_EQ(parse(fb).tcp.ack, h.backup_isn + 1 + 10);  // lowered to what the backup sent
+  EXPECT_TRUE(checksum_ok(fb));
+  EXPECT_EQ(tr->counters().gaps_clamped, 1u);
+  EXPECT_EQ(tr->counters().held_total, 0u);
+
+  // The client's own next request still goes through at once, and one that acks more
+  // than the backup server sent is still held (the in-order case the hold exists for).
+  TcpSpec next = a;
+  next.seq = a.seq + 5;
+  next.ack = h.primary_isn + 1 + 10;
+  next.payload = payload(5, 4);
+  Frame fn = build_tcp(next);
+  EXPECT_EQ(in(fn), InboundDecision::forward);
+  TcpSpec ahead = next;
+  ahead.seq = next.seq + 5;
+  ahead.ack = h.primary_isn + 1 + 50;
+  Frame fh = build_tcp(ahead);
+  EXPECT_EQ(in(fh), InboundDecision::hold);
+
+  // A blind segment behind that hold waits for it (in order), but is not held again
+  // when it reaches the head.
+  Frame fb2 = build_tcp(blind);
+  EXPECT_EQ(in(fb2), InboundDecision::hold);
+  backup_sends(c, h.backup_isn + 11, 40, h.client_isn + 11);
+  const auto got = drain();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(parse(got[0]).tcp.seq, ahead.seq);
+  EXPECT_EQ(parse(got[1]).tcp.seq, blind.seq);
+  EXPECT_EQ(parse(got[1]).tcp.ack, h.backup_isn + 1 + 50);
+  EXPECT_EQ(tr->counters().gaps_clamped, 2u);
+
+  // A gap teaches the flow no ack, TSval or close.
+  const Flow* flow = tr->flows().find(key_of(c));
+  ASSERT_NE(flow, nullptr);
+  const std::uint32_t wanted = flow->ack_wanted, tsval = flow->client_tsval;
+  TcpSpec rst = blind;
+  rst.seq = flow->client_nxt + 1000;
+  rst.ack = h.primary_isn + 1 + 90;
+  rst.flags = kAck | kRst;
+  rst.ts = TsPair{0x7FFFFFF0, 1};
+  rst.payload.clear();
+  Frame fr = build_tcp(rst);
+  EXPECT_EQ(in(fr), InboundDecision::forward);
+  EXPECT_EQ(tr->counters().gaps_clamped, 3u);
+  EXPECT_EQ(flow->ack_wanted, wanted);
+  EXPECT_EQ(flow->client_tsval, tsval);
+  EXPECT_NE(flow->state, FlowState::closed);
+  EXPECT_EQ(tr->counters().hold_timeouts, 0u);
+  EXPECT_EQ(tr->counters().divergence(), 0u);
+}
+
+// Also from tests/e2e/test_hostile_frames.sh: blind segments whose seq is nowhere near
+// the client's stream were learnt from (the client's TSval that synthesized ACKs copy,
+// its acks) and a blind RST closed the live flow. With the TSval of a guess in a
+// synthesized ACK, the backup server dropped every later client segment by PAWS and
+// stopped executing the client's writes. Such segments are forwarded with the ack
+// lowered (both servers drop them on their seq) and teach the flow nothing.
+TEST_F(SeqTranslatorTest, SegmentOutsideAnyWindowTeachesTheFlowNothing) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  backup_sends(c, h.backup_isn + 1, 10, h.client_isn + 1);
+  TcpSpec a = c;
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 1 + 10;
+  a.ts = TsPair{1000, 100 + 10};
+  a.payload = payload(5, 1);
+  Frame fa = build_tcp(a);
+  ASSERT_EQ(in(fa), InboundDecision::forward);
+  const Flow* flow = tr->flows().find(key_of(c));
+  ASSERT_NE(flow, nullptr);
+  const std::uint32_t nxt = flow->client_nxt, tsval = flow->client_tsval, wanted = flow->ack_wanted;
+
+  for (const std::uint8_t flags :
+       {std::uint8_t(kAck | kPsh), std::uint8_t(kAck | kRst), std::uint8_t(kAck | kFin)}) {
+    for (const std::uint32_t off : {0x40000000u, 0xC0000000u}) {  // far ahead, far behind
+      TcpSpec blind = c;
+      blind.flags = flags;
+      blind.seq = nxt + off;
+      blind.ack = h.primary_isn + 0x7000000;
+      blind.ts = TsPair{0x7FFFFFF0, 5};
+      blind.payload = payload(10, 3);
+      Frame fb = build_tcp(blind);
+      EXPECT_EQ(in(fb), InboundDecision::forward);
+      EXPECT_EQ(parse(fb).tcp.ack, h.backup_isn + 1 + 10);
+      EXPECT_TRUE(checksum_ok(fb));
+    }
+  }
+  EXPECT_EQ(tr->counters().out_of_window, 6u);
+  EXPECT_EQ(tr->counters().held_total, 0u);
+  flow = tr->flows().find(key_of(c));
+  ASSERT_NE(flow, nullptr);
+  EXPECT_NE(flow->state, FlowState::closed);
+  EXPECT_FALSE(flow->client_fin);
+  EXPECT_EQ(flow->client_nxt, nxt);
+  EXPECT_EQ(flow->client_tsval, tsval);
+  EXPECT_EQ(flow->ack_wanted, wanted);
+
+  // The client's next segment is treated as before: in order, forwarded.
+  TcpSpec next = a;
+  next.seq = nxt;
+  next.ts = TsPair{1001, 110};
+  Frame fn = build_tcp(next);
+  EXPECT_EQ(in(fn), InboundDecision::forward);
+  EXPECT_EQ(tr->counters().divergence(), 0u);
+}
+
+// The backup keeps its server's suppressed outputs for replay at a takeover, unless the
+// client already acknowledged them (it got the primary's copy): those are never needed.
+TEST_F(AckSynthesisTest, ClientHasOutputTheClientAcknowledged) {
+  TcpSpec c;
+  const Handshake h;
+  established(c, h);
+  TcpSpec a = c;
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 1 + 100;  // the client has 100 bytes from the primary
+  Frame fa = build_tcp(a);
+  ASSERT_EQ(in(fa), InboundDecision::forward);
+  auto out = [&](std::uint32_t off, std::size_t n, std::uint8_t flags) {
+    TcpSpec o = c.reply();
+    o.flags = flags;
+    o.seq = h.backup_isn + 1 + off;
+    o.ack = h.client_isn + 1;
+    o.payload = payload(n);
+    return parse(build_tcp(o));
+  };
+  EXPECT_TRUE(tr->client_has(out(0, 60, kAck | kPsh)));
+  EXPECT_TRUE(tr->client_has(out(60, 40, kAck | kPsh)));   // ends exactly at the ack
+  EXPECT_FALSE(tr->client_has(out(60, 41, kAck | kPsh)));  // one byte beyond
+  EXPECT_FALSE(tr->client_has(out(100, 0, kAck | kFin)));  // the FIN is not acked yet
+  TcpSpec other;                                           // no record
+  other.src_port = 999;
+  EXPECT_FALSE(tr->client_has(parse(build_tcp(other.reply()))));
+}
+
+// Found end to end: the client's last ACK (of the server's FIN) was queued behind another
+// flow's held frame when the backup server's FIN came; a synthesized ACK closed the
+// backup server's socket first, and the real ACK, released later, drew a RST.
+TEST_F(AckSynthesisTest, NoSynthesizedAckOfTheFinWhileTheFlowHasQueuedFrames) {
+  const Handshake h;
+  TcpSpec a, c;
+  a.src_port = 1;
+  c.src_port = 2;
+  established(a, h);
+  established(c, h);
+  TcpSpec fin = c;  // flow c: the client closes
+  fin.flags = kFin | kAck;
+  fin.seq = h.client_isn + 1;
+  fin.ack = h.primary_isn + 1;
+  Frame ff = build_tcp(fin);
+  ASSERT_EQ(in(ff), InboundDecision::forward);
+  TcpSpec ra = a;  // flow a: a request held on its ack
+  ra.seq = h.client_isn + 1;
+  ra.ack = h.primary_isn + 6;
+  ra.payload = payload(7, 1);
+  Frame fa = build_tcp(ra);
+  ASSERT_EQ(in(fa), InboundDecision::hold);
+  TcpSpec last = c;  // flow c: the ACK of the server's FIN, queued behind a's request
+  last.seq = h.client_isn + 2;
+  last.ack = h.primary_isn + 2;
+  Frame fl = build_tcp(last);
+  ASSERT_EQ(in(fl), InboundDecision::hold);
+  TcpSpec sfin = c.reply();  // the backup server's FIN
+  sfin.flags = kFin | kAck;
+  sfin.seq = h.backup_isn + 1;
+  sfin.ack = h.client_isn + 2;
+  sfin.ts.reset();
+  server(build_tcp(sfin));
+  EXPECT_TRUE(drain().empty());  // no synthesized ACK: c's own ACK is still queued
+  backup_sends(a, h.backup_isn + 1, 5, h.client_isn + 1);
+  const auto got = drain();
+  ASSERT_EQ(got.size(), 2u);  // a's request, then c's real ACK; nothing synthesized
+  EXPECT_EQ(parse(got[1]).tcp.src_port, 2);
+  EXPECT_EQ(parse(got[1]).tcp.ack, h.backup_isn + 2);
+  EXPECT_EQ(tr->counters().acks_synthesized, 0u);
 }
 
 }  // namespace
