@@ -4,14 +4,18 @@
 #   unit    meson test --suite unit --suite component                      (1 per meson test)
 #   format  clang-format --dry-run --Werror over src/ include/ tests/ C++  (1 test)
 #           and the shell scripts with `shellcheck -S warning`            (1 test)
-#   fuzz    libFuzzer targets fuzz_* built in build-fuzz/ (clang), each run
-#           over its corpus for FTP_FUZZ_SECONDS (20) seconds              (1 per target)
+#   fuzz    libFuzzer targets fuzz_* built in build-fuzz/ (clang): each replays
+#           its whole corpus once, unmutated                             (1 per target)
+#           and is run over it for FTP_FUZZ_SECONDS (20) seconds           (1 per target)
 #   e2e     every tests/e2e/test_*.sh as root under `timeout 300`          (1 per script;
 #           exit 0 = pass, 77 = skip, anything else = fail)
+#   replay  every tests/replay/<case>/ through scripts/replay.sh as root     (1 per case;
+#           under `timeout 300`; docs/replay-testing.md)
 # Ends with the line "N passed, N failed, N skipped"; exits 1 if anything failed.
 #
-# Usage: bash scripts/run-tests.sh [--skip-setup] [--only build|unit|format|fuzz|e2e]...
+# Usage: bash scripts/run-tests.sh [--skip-setup] [--only build|unit|format|fuzz|e2e|replay]...
 #        FTP_E2E_FILTER=REGEX limits the e2e scripts; FTP_FUZZ_SECONDS sets the fuzz time.
+#        FTP_REPLAY_FILTER=REGEX limits the replay cases.
 # Logs: build/test-logs/ (shown on failure).
 set -uo pipefail
 
@@ -31,7 +35,8 @@ while (($#)); do
 done
 FUZZ_SECONDS=${FTP_FUZZ_SECONDS:-20}
 E2E_TIMEOUT=${FTP_E2E_TIMEOUT:-300}
-STAGES=(build unit format fuzz e2e)
+REPLAY_TIMEOUT=${FTP_REPLAY_TIMEOUT:-300}
+STAGES=(build unit format fuzz e2e replay)
 
 want() { ((${#ONLY[@]} == 0)) || [[ -n ${ONLY[$1]:-} ]]; }
 
@@ -128,8 +133,8 @@ fi
 
 # ---- shell scripts ----
 if want format; then
-  banner "format: shellcheck -S warning over scripts/ and tests/e2e/"
-  mapfile -d '' sh_files < <(find scripts tests/e2e .ci -type f \( -name '*.sh' -o -name run \) -print0 | sort -z)
+  banner "format: shellcheck -S warning over scripts/, tests/e2e/ and tests/replay/"
+  mapfile -d '' sh_files < <(find scripts tests/e2e tests/replay .ci -type f \( -name '*.sh' -o -name run \) -print0 | sort -z)
   sc_log="$LOG_DIR/shellcheck.log"
   if ! command -v shellcheck >/dev/null 2>&1; then
     record format shellcheck skip
@@ -150,8 +155,22 @@ fuzz_corpus_dir() { # NAME -> seed corpus folder (may not exist)
     [[ -d $d ]] && { echo "$d"; return; }
   done
 }
+# fuzz_replay BIN DIR LOG: every input of DIR through BIN once, without mutation (file
+# arguments: libFuzzer runs each and stops at the first that crashes, leaks or runs past
+# 10 s). Fails unless the run exits 0 having executed every file.
+fuzz_replay() {
+  local bin=$1 dir=$2 log=$3 files=()
+  mapfile -d '' files < <(find "$dir" -type f -print0 | sort -z)
+  ((${#files[@]} > 0)) || return 0
+  timeout -k 10 300 "$bin" -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix="$LOG_DIR/$(basename "$bin")-corpus-" "${files[@]}" >"$log" 2>&1 || return 1
+  local ran
+  ran=$(grep -c '^Executed ' "$log")
+  echo "  $(basename "$bin"): replayed $ran/${#files[@]} corpus inputs"
+  ((ran == ${#files[@]}))
+}
 if want fuzz; then
-  banner "fuzz: libFuzzer smoke, ${FUZZ_SECONDS}s per target"
+  banner "fuzz: libFuzzer corpus replay, then ${FUZZ_SECONDS}s smoke per target"
   if [[ ! -f tests/fuzz/meson.build ]]; then
     echo "  (tests/fuzz/meson.build not present: no fuzz targets)"
   else
@@ -176,6 +195,14 @@ if want fuzz; then
         for t in "${fuzz_targets[@]}"; do
           name=${t%%$'\t'*} bin=${t#*$'\t'}
           seeds=$(fuzz_corpus_dir "$name")
+          if [[ -n $seeds ]]; then
+            replay_log="$LOG_DIR/$name-corpus.log"
+            if fuzz_replay "$bin" "$seeds" "$replay_log"; then
+              record fuzz "$name-corpus" pass
+            else
+              record fuzz "$name-corpus" fail "$replay_log"
+            fi
+          fi
           work=$(mktemp -d "/tmp/ftproxy-fuzz-$name.XXXXXX")
           log="$LOG_DIR/$name.log"
           # New inputs go to a scratch folder, never into the repository's corpus.
@@ -209,6 +236,29 @@ if want e2e; then
       77) record e2e "$name" skip; grep -m1 'SKIP' "$log" | sed 's/^/    /' ;;
       124) echo "  TIMEOUT after ${E2E_TIMEOUT}s"; record e2e "$name" fail "$log" ;;
       *) record e2e "$name" fail "$log" ;;
+    esac
+  done
+fi
+
+# ---- replay cases ----
+# Each tests/replay/<case>/ folder (case.toml + capture) is one test: scripts/replay.sh
+# runs it without and with a failover and checks its expectations (0 pass, 77 skip).
+if want replay; then
+  banner "replay: tests/replay/*/ through scripts/replay.sh (timeout ${REPLAY_TIMEOUT}s each)"
+  for d in tests/replay/*/; do
+    [[ -f $d/case.toml ]] || continue
+    name=$(basename "$d")
+    [[ -z ${FTP_REPLAY_FILTER:-} || $name =~ $FTP_REPLAY_FILTER ]] || continue
+    log="$LOG_DIR/replay-$name.log"
+    start=$SECONDS
+    timeout -k 10 "$REPLAY_TIMEOUT" bash scripts/replay.sh --out "$LOG_DIR/replay" "$d" >"$log" 2>&1
+    rc=$?
+    echo "  ($name: exit $rc after $((SECONDS - start))s, log $log)"
+    case $rc in
+      0) record replay "$name" pass ;;
+      77) record replay "$name" skip; grep -m1 'SKIP' "$log" | sed 's/^/    /' ;;
+      124) echo "  TIMEOUT after ${REPLAY_TIMEOUT}s"; record replay "$name" fail "$log" ;;
+      *) record replay "$name" fail "$log" ;;
     esac
   done
 fi

@@ -23,6 +23,7 @@ PACKAGES=(
   # runtime, end-to-end tests and benchmarks
   iproute2 iputils-ping ethtool nftables tcpdump redis-server redis-tools iperf3 tcpreplay
   etcd-server etcd-client python3 python3-scapy curl jq procps psmisc coreutils systemd
+  openssl  # keys (openssl rand) and the test certificates of tests/e2e/test_etcd_tls.sh
 )
 OPTIONAL_PACKAGES=(linux-perf)
 

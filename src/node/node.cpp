@@ -19,6 +19,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 
+#include "ftproxy/arbiter/auth.hpp"
 #include "ftproxy/arbiter/embedded_client.hpp"
 #include "ftproxy/arbiter/etcd_arbiter.hpp"
 #include "ftproxy/common/time.hpp"
@@ -35,6 +36,7 @@
 #include "ftproxy/packet/serial.hpp"
 #include "ftproxy/replication/channel.hpp"
 #include "ftproxy/replication/flow_meta.hpp"
+#include "ftproxy/replication/output_digest.hpp"
 #include "ftproxy/replication/output_gate.hpp"
 #include "ftproxy/tcp/seq_translator.hpp"
 
@@ -229,6 +231,17 @@ struct Node::Impl {
   std::unique_ptr<replication::LogReceiver> receiver;  // backup
   std::unique_ptr<replication::OutputGate> gate;       // primary
   std::unique_ptr<tcp::SeqTranslator> translator;      // backup
+  // Divergence detection (replication.output_digests): the primary emits checkpoints of
+  // its server's output, the backup compares them with its own server's.
+  std::unique_ptr<replication::OutputDigest> digest;
+  std::array<std::uint8_t, 8192> digest_buf{};  // primary: one OUTPUT_DIGEST entry's data
+  std::uint64_t digest_seq_last = 0;            // primary: seq of the last digest entry logged
+  std::uint64_t digest_seq_before = 0;          // primary: last seq logged before that run of digests
+  std::uint64_t digest_log_refused = 0;         // primary: digest entries deferred, log full
+  std::uint64_t digest_reports_suppressed = 0;  // backup: divergence log lines over the rate limit
+  MonoTime digest_log_window{0};                // backup: start of the current rate-limit second
+  std::uint32_t digest_log_lines = 0;           // backup: lines logged in that second
+  bool digest_chunk_warned = false;
   NeighbourTable neighbours;
   OutputReplay replay;  // backup: suppressed server outputs, replayed at takeover
   TxBatch inject;       // backup: frames bound for int
@@ -326,12 +339,53 @@ struct Node::Impl {
         eo.username = cfg.arbiter.username;
         eo.password = std::move(*pw);
       }
+      eo.tls = {cfg.arbiter.tls, cfg.arbiter.tls_ca_file, cfg.arbiter.tls_cert_file, cfg.arbiter.tls_key_file,
+                cfg.arbiter.tls_server_name};
+      if (std::string tls_error = arbiter::check_etcd_tls(eo.tls); !tls_error.empty()) {
+        error = "arbiter: " + tls_error;
+        return false;
+      }
       arbiter = std::make_unique<arbiter::EtcdArbiter>(io, std::move(eo));
     } else if (cfg.arbiter.backend == "embedded") {
+      if (!cfg.arbiter.key_file.empty()) {
+        auto keys = arbiter::auth::load_key_file(cfg.arbiter.key_file, error);
+        if (!keys) {
+          error = "arbiter.key_file: " + error;
+          return false;
+        }
+        ao.key = keys->front();  // the current key; further lines are for the arbiter's rotation
+      } else {
+        spdlog::warn("arbiter.key_file not set: arbiter requests are unauthenticated {}",
+                     fields({{"cluster", cfg.node.cluster}}));
+      }
       arbiter = std::make_unique<arbiter::EmbeddedClient>(io, std::move(ao));
     } else {
       error = "arbiter.backend: '" + cfg.arbiter.backend + "' is not available in this build";
       return false;
+    }
+
+    std::vector<std::uint8_t> log_key;  // empty = unauthenticated log channel
+    if (!cfg.log.key_file.empty()) {
+      auto k = replication::load_log_key(cfg.log.key_file, error);
+      if (!k) {
+        error = "log.key_file: " + error;
+        return false;
+      }
+      log_key = std::move(*k);
+      spdlog::info("log channel: authenticated with the key in {} (HMAC-SHA256 handshake and record tags)",
+                   cfg.log.key_file);
+    } else {
+      spdlog::warn("log channel: no log.key_file, the channel is unauthenticated (isolated log links only)");
+    }
+
+    if (cfg.replication.output_digests) {
+      replication::DigestConfig dc;
+      dc.chunk_bytes = cfg.replication.digest_chunk_bytes;
+      dc.idle = milliseconds(cfg.replication.digest_idle_ms);
+      dc.max_flows = cfg.replication.digest_max_flows;
+      dc.flow_timeout = seconds(cfg.tcp.idle_timeout_s);
+      digest = std::make_unique<replication::OutputDigest>(
+          dc, primary ? replication::OutputDigest::Mode::emit : replication::OutputDigest::Mode::compare);
     }
 
     if (primary) {
@@ -341,6 +395,7 @@ struct Node::Impl {
       sc.cluster = cfg.node.cluster;
       sc.epoch = cfg.node.epoch;
       sc.node_name = cfg.node.name;
+      sc.psk = log_key;
       auto ep = to_asio(*cfg.log.peer, error);
       if (!ep) {
         error = "log.peer: " + error;
@@ -367,6 +422,7 @@ struct Node::Impl {
       rcfg.cluster = cfg.node.cluster;
       rcfg.epoch = cfg.node.epoch;
       rcfg.node_name = cfg.node.name;
+      rcfg.psk = std::move(log_key);
       auto ep = to_asio(*cfg.log.listen, error);
       if (!ep) {
         error = "log.listen: " + error;
@@ -578,6 +634,13 @@ struct Node::Impl {
     inject.count = 0;
   }
 
+  // Log entries injected: frames sent to the server on int, minus the ACKs the
+  // translator synthesized itself (they share the injection batch).
+  std::uint64_t injected_entries() const noexcept {
+    const std::uint64_t synth = translator ? translator->counters().acks_synthesized : 0;
+    return counters.entries_injected > synth ? counters.entries_injected - synth : 0;
+  }
+
   void drain_translator(MonoTime now) noexcept {
     translator->drain_ready(now, [this](std::span<std::uint8_t> frame) {
       if (inject.full()) {
@@ -628,7 +691,10 @@ struct Node::Impl {
         break;
       }
       case replication::EntryKind::output_digest:
-        break;  // divergence detection is not negotiated by this build's primary
+        // Never refused: a digest only feeds the comparison (replication.output_digests
+        // off here: ignored).
+        if (digest && !digest->on_peer_entry(e.data, now)) ++counters.entries_bad;
+        break;
     }
     return true;
   }
@@ -686,6 +752,7 @@ struct Node::Impl {
       packet::ParsedFrame f;
       const bool parsed = parse(views[i].bytes(), f);
       if (parsed && cfg.ports.repair_checksums) repair_checksum(views[i].bytes(), f);
+      if (parsed && digest) digest->on_output(f, views[i].bytes(), now);
       if (parsed && is_tcp_synack(f)) {
         std::array<std::uint8_t, replication::kFlowMetaSize> meta{};
         replication::encode_flow_meta(meta, to_wire(f));
@@ -697,7 +764,7 @@ struct Node::Impl {
         ++counters.flow_meta_logged;
         logged = true;
       }
-      const std::uint64_t stamp = sender->last_queued_seq();
+      const std::uint64_t stamp = output_stamp();
       if (gate->must_hold(stamp)) {
         if (!gate->push(stamp, views[i].bytes(), now)) ++counters.gate_refused;
       } else {
@@ -712,6 +779,67 @@ struct Node::Impl {
     const std::size_t sent = send(ext, std::span<const io::ConstPacketView>(out.data(), m));
     counters.int_to_ext_frames += sent;
     counters.int_to_ext_bytes += bytes;
+  }
+
+  // The output rule's stamp: the last entry logged before this output, not counting
+  // OUTPUT_DIGEST entries (they carry nothing the backup's server consumes, so an output
+  // never waits for a digest's ack).
+  std::uint64_t output_stamp() const noexcept {
+    const std::uint64_t s = sender->last_queued_seq();
+    return s == digest_seq_last ? digest_seq_before : s;
+  }
+
+  // Primary: the ready checkpoints as OUTPUT_DIGEST entries. A full log defers them to
+  // the next tick (they stay in the digester's bounded outbox).
+  void flush_digests(MonoTime now) noexcept {
+    bool queued = false;
+    while (digest->ready() > 0) {
+      std::size_t taken = 0;
+      const std::size_t n = digest->encode_batch(digest_buf, taken);
+      if (n == 0) break;
+      const std::uint64_t before = sender->last_queued_seq();
+      const std::uint64_t seq =
+          sender->queue_entry(replication::EntryKind::output_digest, static_cast<std::uint64_t>(now.count()),
+                              std::span<const std::uint8_t>(digest_buf.data(), n));
+      if (seq == 0) {
+        ++digest_log_refused;
+        break;
+      }
+      if (before != digest_seq_last) digest_seq_before = before;
+      digest_seq_last = seq;
+      digest->commit_batch(taken);
+      queued = true;
+    }
+    if (queued) sender->flush();
+  }
+
+  // Backup: one log line per diverged flow, at most 10 a second (the rest counted).
+  void log_divergences(MonoTime now) {
+    if (digest->counters().chunk_mismatch > 0 && !digest_chunk_warned) {
+      digest_chunk_warned = true;
+      spdlog::warn("output digests cut with another chunk size than replication.digest_chunk_bytes {}",
+                   fields({{"chunk_bytes", std::to_string(cfg.replication.digest_chunk_bytes)}}));
+    }
+    replication::Divergence d;
+    while (digest->pop_divergence(d)) {
+      if (now - digest_log_window >= seconds(1)) {
+        digest_log_window = now;
+        digest_log_lines = 0;
+      }
+      if (digest_log_lines >= 10) {
+        ++digest_reports_suppressed;
+        continue;
+      }
+      ++digest_log_lines;
+      spdlog::warn("output divergence {}",
+                   fields({{"proto", d.key.proto == packet::kIpProtoUdp ? "udp" : "tcp"},
+                           {"client", packet::to_string(d.key.src_ip) + ":" + std::to_string(d.key.src_port)},
+                           {"server", packet::to_string(d.key.dst_ip) + ":" + std::to_string(d.key.dst_port)},
+                           {"vlan", std::to_string(d.key.vlan)},
+                           {"bytes", "[" + std::to_string(d.start) + "," + std::to_string(d.end) + ")"},
+                           {"checkpoint", replication::to_string(d.kind)},
+                           {"reason", d.reason}}));
+    }
   }
 
   void release_gate(std::uint64_t acked, MonoTime now) noexcept {
@@ -753,9 +881,14 @@ struct Node::Impl {
         answer_arp(f);
         continue;
       }
+      if (digest) digest->on_output(f, views[i].bytes(), now);
       if (f.l4 == packet::L4Kind::tcp) {
         releasable |= translator->on_server_output(views[i].bytes(), f, now);
-        if (f.payload_len > 0 || (f.tcp.flags & packet::kTcpFin)) replay.remember(views[i].bytes());
+        // Bytes the client already acknowledged (from the primary) never need a replay:
+        // not copying them saves the backup a memcpy per output under bulk transfer.
+        if ((f.payload_len > 0 || (f.tcp.flags & packet::kTcpFin)) && !translator->client_has(f)) {
+          replay.remember(views[i].bytes());
+        }
       }
       ++counters.outputs_suppressed;
     }
@@ -1028,7 +1161,22 @@ struct Node::Impl {
       translator->expire(now);
     }
     if (garp.active()) send_due_garps(now);
+    tick_digests(now);
     check_health(now);
+  }
+
+  // Only while replicating: once live (or fenced) there is no peer stream to compare
+  // with, and the counters stay as they were.
+  void tick_digests(MonoTime now) {
+    if (!digest) return;
+    const State s = state();
+    if (s != State::primary && s != State::backup && s != State::arbitrating) return;
+    digest->tick(now);
+    if (sender && !from_backup()) {
+      flush_digests(now);
+    } else if (receiver) {
+      log_divergences(now);
+    }
   }
 
   void arm_tick() {
@@ -1071,6 +1219,12 @@ struct Node::Impl {
           if (running) on_ready(slot);
         });
       }
+    } else if (cfg.dpdk.busy_poll) {
+      // [dpdk] busy_poll: poll again as soon as the loop has run its other handlers (one
+      // core spent on polling, no timer latency).
+      asio::post(io, [this, &slot] {
+        if (running) on_ready(slot);
+      });
     } else {
       // Polled backends (dpdk, memory, pcap-file): 50 us while frames come, backing off to
       // 800 us after idle polls, so an idle proxy does not spin a core.
@@ -1203,13 +1357,22 @@ struct Node::Impl {
         l["lag_seconds"] = log_lag_seconds(now);
       } else {
         l["seq_received"] = receiver->last_delivered_seq();
-        l["seq_injected"] = counters.entries_injected;
+        l["seq_injected"] = injected_entries();
       }
       l["bytes_sent"] = cs.bytes_sent;
       l["bytes_received"] = cs.bytes_received;
       l["writes"] = cs.writes;
       l["reconnects"] = cs.reconnects;
       l["refused_hellos"] = cs.refused_hellos;
+      boost::json::object auth;
+      auth["mode"] = cfg.log.key_file.empty() ? "none" : "psk";
+      auth["authenticated"] = cs.authenticated;
+      boost::json::object af;
+      for (std::size_t i = 1; i < replication::kAuthFailureCount; ++i) {
+        af[replication::to_string(static_cast<replication::AuthFailure>(i))] = cs.auth_failures[i];
+      }
+      auth["failures"] = std::move(af);
+      l["auth"] = std::move(auth);
       l["log_refused"] = counters.log_refused;
       o["log"] = std::move(l);
     }
@@ -1246,11 +1409,44 @@ struct Node::Impl {
       t["paws_clamped"] = c.paws_clamped;
       t["stale_retransmits"] = c.stale_retransmits;
       t["acks_clamped"] = c.acks_clamped;
+      t["gaps_clamped"] = c.gaps_clamped;
+      t["out_of_window"] = c.out_of_window;
+      t["acks_lowered"] = c.acks_lowered;
+      t["acks_synthesized"] = c.acks_synthesized;
+      t["synth_unusable"] = c.synth_unusable;
+      t["flows_diverged"] = c.flows_diverged;
       t["inject_backpressure"] = counters.inject_backpressure;
       t["neighbours"] = neighbours.size();
       o["tcp"] = std::move(t);
     }
+    o["digest"] = digest_json();
     return boost::json::serialize(o);
+  }
+
+  // Divergence detection (output digests); all zeros when off or standalone.
+  boost::json::object digest_json() const {
+    replication::DigestCounters c;
+    if (digest) c = digest->counters();
+    boost::json::object d;
+    d["checked"] = c.checked;
+    d["mismatches"] = c.mismatches;
+    d["flows_diverged"] = c.flows_diverged;
+    d["uncomparable"] = c.uncomparable;
+    d["enabled"] = digest != nullptr;
+    d["chunk_bytes"] = cfg.replication.digest_chunk_bytes;
+    d["checkpoints"] = c.checkpoints;
+    d["peer_checkpoints"] = c.peer_checkpoints;
+    d["flows"] = c.flows;
+    d["overflow"] = c.overflow + c.outbox_dropped;
+    d["flows_refused"] = c.flows_refused;
+    d["flows_evicted"] = c.flows_evicted;
+    d["gaps"] = c.gaps;
+    d["untracked_segments"] = c.untracked;
+    d["bad_entries"] = c.bad_entries;
+    d["chunk_mismatch"] = c.chunk_mismatch;
+    d["log_deferred"] = digest_log_refused;
+    d["reports_suppressed"] = digest_reports_suppressed + (digest ? digest->reports_lost() : 0);
+    return d;
   }
 
   // The TCP translation table, for `ftproxyctl flows` and operators.
@@ -1307,6 +1503,9 @@ struct Node::Impl {
               {{"state", failover::to_string(s)}});
     }
     w.gauge("ftproxy_epoch", "The arbitration epoch of the pair.", cfg.node.epoch);
+    w.counter("ftproxy_control_unauthorized_total",
+              "Control-port actions refused for a missing (401) or wrong (403) token.",
+              control.unauthorized());
     struct PortMetric {
       const char* name;
       const char* help;
@@ -1369,6 +1568,17 @@ struct Node::Impl {
       w.gauge("ftproxy_peer_silence_seconds", "Time since the peer was last heard from.",
               role->peer_seen() ? static_cast<double>((now - role->last_heard()).count()) / 1e9 : 0.0);
     }
+    if (sender || receiver) {
+      const auto& cs = sender ? sender->stats() : receiver->stats();
+      for (std::size_t i = 1; i < replication::kAuthFailureCount; ++i) {
+        w.counter("ftproxy_log_auth_failures_total",
+                  "Log channel connections closed or refused because authentication failed, by reason.",
+                  cs.auth_failures[i],
+                  {{"reason", replication::to_string(static_cast<replication::AuthFailure>(i))}});
+      }
+      w.counter("ftproxy_log_authenticated_total", "Log channel handshakes completed with the key.",
+                cs.authenticated);
+    }
     if (sender) {
       w.gauge("ftproxy_log_lag_entries", "Log entries not yet acknowledged by the backup.",
               sender->unacked_entries());
@@ -1393,7 +1603,7 @@ struct Node::Impl {
                 receiver->stats().refused_hellos);
       w.gauge("ftproxy_log_connected", "1 while the log channel is up.", receiver->connected() ? 1 : 0);
       w.counter("ftproxy_log_injected_total", "Logged frames injected into the backup server.",
-                counters.entries_injected);
+                injected_entries());
     }
     if (gate) {
       const auto& g = gate->stats();
@@ -1418,8 +1628,30 @@ struct Node::Impl {
       w.counter("ftproxy_tcp_evictions_total", "Flows evicted from the full flow table.", c.evictions);
       w.gauge("ftproxy_tcp_segments_waiting", "Segments waiting for their flow's deltas.", c.waiting_now);
       w.gauge("ftproxy_tcp_segments_held", "Segments held until the backup server catches up.", c.held_now);
+      w.counter("ftproxy_tcp_acks_synthesized_total", "Pure ACKs the backup synthesized for its server.",
+                c.acks_synthesized);
       w.counter("ftproxy_divergence_total", "Events where the backup may have diverged from the primary.",
                 c.divergence());
+    }
+    if (digest) {
+      const auto& c = digest->counters();
+      w.counter("ftproxy_digest_checked_total",
+                "Output digest checkpoints compared with the backup server's output (equal or not).",
+                c.checked);
+      w.counter("ftproxy_digest_mismatches_total",
+                "Output digest checkpoints where the backup server's output differed from the primary's.",
+                c.mismatches);
+      w.counter("ftproxy_digest_flows_diverged_total", "Flows with at least one output digest mismatch.",
+                c.flows_diverged);
+      w.counter("ftproxy_digest_uncomparable_total",
+                "Output digest checkpoints that could not be compared (position passed, state lost).",
+                c.uncomparable);
+      w.counter("ftproxy_digest_checkpoints_total",
+                "Output digest checkpoints cut from this server's output.", c.checkpoints);
+      w.counter("ftproxy_digest_overflow_total",
+                "Output digest checkpoints dropped from a full table (pending slots or outbox).",
+                c.overflow + c.outbox_dropped);
+      w.gauge("ftproxy_digest_flows", "Flows tracked by the output digester.", c.flows);
     }
     return out;
   }
@@ -1438,6 +1670,15 @@ bool Node::start(std::string& error) {
   if (!m.control_error.empty()) {
     error = "control.token_file: " + m.control_error;
     return false;
+  }
+  if (m.cfg.control.token_file.empty()) {
+    // Without a token, whoever reaches the control port can promote and fence.
+    if (!control::ControlServer::is_loopback(m.cfg.control.listen.host)) {
+      error = "control.token_file: required when control.listen (" + m.cfg.control.listen.to_string() +
+              ") is not a loopback address";
+      return false;
+    }
+    spdlog::warn("control.token_file not set: any local process can promote or fence this proxy");
   }
   if (!m.open_port(m.ext, m.cfg.ports.ext, m.cfg.ports.ext_rx_file, m.cfg.ports.ext_tx_file, error))
     return false;

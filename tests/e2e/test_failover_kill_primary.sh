@@ -17,6 +17,8 @@ source "$(dirname "$0")/lib/pair.sh"
 source "$(dirname "$0")/lib/failover.sh"
 
 BENCH_REQUESTS=${BENCH_REQUESTS:-30000}
+# How long the kv client writes: the fault must land while it still runs (checked below).
+KV_SECONDS=${FO_KV_SECONDS:-6}
 fo_setup
 ts_mode=${FO_SERVER_TCP_TIMESTAMPS:-1}
 for ns in "$TOPO_NS_S1" "$TOPO_NS_S2"; do
@@ -27,7 +29,7 @@ done
 topo_spawn syn_cap "$TOPO_NS_C" tcpdump -i eth0 -n -U -w "$TOPO_DIR/syn_cap.pcap" \
   "src port $TOPO_REDIS_PORT and tcp[tcpflags] & tcp-syn != 0"
 ftp_wait_until 5 grep -q 'listening on' "$(topo_log syn_cap)" || fo_fail "tcpdump in the client did not start"
-fo_start_kv kv 6
+fo_start_kv kv "$KV_SECONDS"
 fo_start_bench bench "$BENCH_REQUESTS" 4
 sleep 1.5
 port_before=$(fo_kv_local_port kv)
@@ -45,6 +47,9 @@ fi
 topo_alive bench || fo_fail "redis-benchmark finished before the kill: raise BENCH_REQUESTS"
 fo_expect_roles "before the fault"
 acked_before=$(fo_acked_count kv)
+# On a loaded machine the steps above can outlast the client: a kill after it ended would
+# read as "nothing acknowledged after the failover" (raise FO_KV_SECONDS).
+topo_alive kv || fo_fail "kv_client (FO_KV_SECONDS=$KV_SECONDS) finished before the kill"
 [[ $(fo_jq "$TOPO_NS_P2" .forward.garps_sent) == 0 ]] || fo_fail "backup sent GARPs before any failover"
 
 t_kill=$(fo_now)

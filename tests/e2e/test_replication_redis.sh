@@ -15,6 +15,8 @@
 #     port p1 carried the traffic (the capture works);
 #   - the backup's /status: state backup, tcp divergence 0, log connected, entries
 #     injected; the primary's: output_gate released > 0, nothing dropped; no failover.
+# REPL_BENCH_N (20000): requests per redis-benchmark run; REPL_BACKEND (lib/replication.sh)
+# picks the packet I/O backend (test_dpdk_replication.sh).
 set -euo pipefail
 
 source "$(dirname "$0")/lib/topology.sh"
@@ -48,9 +50,9 @@ run_bench() {
   shift
   out=$({
     pair_client timeout 40 redis-benchmark -h "$TOPO_SERVICE_IP" -p "$TOPO_REDIS_PORT" \
-      -c 8 -n 20000 -r 100000 -t set,incr,hset --csv "$@" &&
+      -c 8 -n "$BENCH_N" -r 100000 -t set,incr,hset --csv "$@" &&
       pair_client timeout 40 redis-benchmark -h "$TOPO_SERVICE_IP" -p "$TOPO_REDIS_PORT" \
-        -c 8 -n 20000 -r 100000 --csv "$@" LPUSH 'list:__rand_int__' v
+        -c 8 -n "$BENCH_N" -r 100000 --csv "$@" LPUSH 'list:__rand_int__' v
   } 2>&1) || rc=$?
   echo "$out" >"$TOPO_DIR/bench-$label.out"
   ((rc == 0)) || repl_fail "redis-benchmark $label exited $rc: $(tail -n 5 <<<"$out")"
@@ -61,6 +63,7 @@ run_bench() {
   ftp_log "redis-benchmark $label (requests/s): $(awk -F, '!/^"test"/ { gsub(/"/, ""); printf "%s=%s ", $1, $2 }' <<<"$out")"
 }
 
+BENCH_N=${REPL_BENCH_N:-20000}
 t0=$SECONDS
 run_bench pipeline1
 run_bench pipeline16 -P 16

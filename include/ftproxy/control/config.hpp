@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ftproxy/io/packet_io.hpp"
@@ -28,6 +29,7 @@ struct NodeSection {
   std::string cluster;                   // required, [A-Za-z0-9_.-]{1,64}
   std::uint32_t realtime_priority = 10;  // SCHED_RR priority of the proxy (0 = normal scheduling)
   std::uint64_t epoch = 1;               // the pair's arbitration epoch (>= 1); both sides use the same
+  std::string user;                      // run as this user once the ports are open ("" = stay as started)
 };
 
 struct PortsSection {
@@ -76,9 +78,14 @@ struct ArbiterClientSection {
   std::vector<Endpoint> endpoints;   // required for primary/backup
   std::uint32_t timeout_ms = 200;    // per request
   std::uint32_t retry_ms = 50;       // first retry back-off (doubles up to 1 s)
-  std::string key_file;              // embedded: per-cluster key
+  std::string key_file;              // embedded: the cluster's pre-shared key (mode 0600/0400)
   std::string username;              // etcd: user for etcd's auth ("" = auth off)
   std::string password_file;         // etcd: file holding that user's password (mode 0600)
+  bool tls = false;                  // etcd: HTTPS to the endpoints (verified against tls_ca_file)
+  std::string tls_ca_file;           // etcd: CA bundle that signed the etcd server certs ("" = system)
+  std::string tls_cert_file;         // etcd: client certificate (PEM), with tls_key_file
+  std::string tls_key_file;          // etcd: the client certificate's private key (PEM, mode 0600)
+  std::string tls_server_name;       // etcd: name checked in the server cert ("" = the endpoint host)
 };
 
 struct GarpSection {
@@ -96,6 +103,14 @@ struct TcpSection {
   std::uint32_t hold_ms = 2000;           // max time a client segment is held at the backup
 };
 
+// Divergence detection (OUTPUT_DIGEST entries); both proxies must use the same values.
+struct ReplicationSection {
+  bool output_digests = true;                // primary sends, backup compares output digests
+  std::uint32_t digest_chunk_bytes = 65536;  // one checkpoint per this many output bytes per flow
+  std::uint32_t digest_idle_ms = 50;         // a flow quiet this long gets a checkpoint at its end
+  std::uint32_t digest_max_flows = 16384;    // digest table capacity (quiet flows evicted first)
+};
+
 struct DpdkSection {
   std::vector<std::string> eal_args;  // EAL argv (empty = --no-huge --no-pci af_packet defaults)
   std::string ext_device;             // PCI address or vdev name for ext ("" = af_packet on ports.ext)
@@ -103,6 +118,7 @@ struct DpdkSection {
   std::uint32_t mbufs = 4095;         // per-port mbuf pool, 255..1048575
   std::uint32_t rx_desc = 1024;       // 64..16384
   std::uint32_t tx_desc = 1024;       // 64..16384
+  bool busy_poll = false;             // poll the ports back to back instead of the idle back-off
 };
 
 struct LoggingSection {
@@ -121,6 +137,7 @@ struct ProxyConfig {
   ArbiterClientSection arbiter;
   GarpSection garp;
   TcpSection tcp;
+  ReplicationSection replication;
   DpdkSection dpdk;
   LoggingSection logging;
 };
@@ -128,8 +145,11 @@ struct ProxyConfig {
 struct ArbiterServerConfig {
   std::string source_path;
   Endpoint listen{"127.0.0.1", 7500};
-  std::string data_dir;                     // required; flags persist here
-  std::string key_file;                     // "" = no authentication
+  std::string data_dir;  // required; flags persist here
+  std::string key_file;  // key for every cluster not in cluster_keys ("" = none)
+  // [cluster_keys] cluster name -> key file: that cluster's own key.
+  std::vector<std::pair<std::string, std::string>> cluster_keys;
+  bool allow_unauthenticated = false;       // serve clusters that have no key without auth
   Endpoint control_listen{"127.0.0.1", 0};  // optional HTTP /metrics, /status; port 0 = off
   LoggingSection logging;
 };

@@ -35,13 +35,7 @@ fo_setup() {
     kv+=('arbiter.backend="etcd"' "arbiter.endpoints=[$eps]" "arbiter.timeout_ms=1000")
   fi
   pair_start_proxies "${kv[@]}"
-  if [[ -n ${FO_BACKEND:-} ]]; then
-    local who
-    for who in primary backup; do
-      grep -q "port opened port=ext .*backend=$FO_BACKEND" "$(topo_log "$who")" ||
-        fo_fail "$who did not open its ports with backend $FO_BACKEND"
-    done
-  fi
+  [[ -z ${FO_BACKEND:-} ]] || pair_expect_backend "$FO_BACKEND" || fo_fail "$PAIR_BACKEND_ERROR"
   if [[ ${FO_ARBITER:-embedded} == etcd ]]; then
     grep -q '^backend = "etcd"' "$TOPO_DIR/primary.toml" "$TOPO_DIR/backup.toml" ||
       fo_fail "the proxies were not configured for etcd"
@@ -251,14 +245,30 @@ fo_frames_after() {
 fo_frame_count() { tcpdump -r "$TOPO_DIR/$1.pcap" -n -tt 2>/dev/null | wc -l; }
 
 # fo_arbiter_query JSON_LINE...: send requests to the arbiter from the management
-# namespace (its JSON-lines protocol) and print one reply line per request.
+# namespace (its JSON-lines protocol) on one connection and print one reply line per
+# request. Requests are signed with the run's arbiter key (a hello, then seq/cnonce/mac
+# as in include/ftproxy/arbiter/auth.hpp) unless FO_ARBITER_UNSIGNED=1.
 fo_arbiter_query() {
-  topo_exec "$TOPO_NS_M" timeout 10 "$FTP_PYTHON" - "$TOPO_MGMT_IP" 7500 "$@" <<'PY'
-import socket, sys
+  local key=""
+  [[ ${FO_ARBITER_UNSIGNED:-0} == 1 ]] || key=$(head -n 1 "$(topo_arbiter_key)")
+  topo_exec "$TOPO_NS_M" env FO_KEY="$key" timeout 10 "$FTP_PYTHON" - "$TOPO_MGMT_IP" 7500 "$@" <<'PY'
+import hashlib, hmac, json, os, socket, sys
+key = os.environ["FO_KEY"].encode()
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
 f = s.makefile("rb")
-for req in sys.argv[3:]:
-    s.sendall(req.encode() + b"\n")
+nonce = None
+if key:
+    s.sendall(b'{"op":"hello"}\n')
+    nonce = json.loads(f.readline())["nonce"]
+for seq, line in enumerate(sys.argv[3:], start=1):
+    if key:
+        req = json.loads(line)
+        cnonce = os.urandom(16).hex()
+        text = "\n".join(["ftproxy-arbiter-v1 request", nonce, cnonce, str(seq), req["op"], req["cluster"],
+                          str(req.get("epoch", 0)), req.get("candidate", "")])
+        req.update(seq=seq, cnonce=cnonce, mac=hmac.new(key, text.encode(), hashlib.sha256).hexdigest())
+        line = json.dumps(req)
+    s.sendall(line.encode() + b"\n")
     print(f.readline().decode().rstrip("\n"))
 PY
 }

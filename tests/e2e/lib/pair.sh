@@ -21,6 +21,21 @@ pair_write_config() {
     "arbiter.endpoints=[\"$TOPO_MGMT_IP:7500\"]"
   )
   if [[ $role == primary ]]; then kv+=("log.peer=\"$TOPO_LOG_IP2:7600\""); else kv+=("log.listen=\"$TOPO_LOG_IP2:7600\""); fi
+  # The examples authenticate the log channel: both proxies share one key per run
+  # (PAIR_LOG_KEY=0, or log.key_file="" as an override, runs an unauthenticated pair).
+  if [[ ${PAIR_LOG_KEY:-1} == 1 ]]; then
+    pair_log_key "$TOPO_DIR/log.key"
+    kv+=("log.key_file=\"$TOPO_DIR/log.key\"")
+  else
+    kv+=('log.key_file=""')
+  fi
+  # The embedded arbiter refuses unsigned requests: the proxies get the run's arbiter
+  # key (topo_arbiter_key); an etcd pair has no use for it (etcd: user or certificate).
+  if [[ " $* " == *'arbiter.backend="etcd"'* ]]; then
+    kv+=('arbiter.key_file=""')
+  else
+    kv+=("arbiter.key_file=\"$(topo_arbiter_key)\"")
+  fi
   kv+=("$@")
   local spec
   spec=$(printf '%s\n' "${kv[@]}")
@@ -45,9 +60,17 @@ pair_write_config() {
     }
     END {
       flush_section()
-      for (k in want) if (!(k in done)) { split(k, parts, SUBSEP); print "[" parts[1] "]\n" parts[2] " = " want[k] }
+      # Keys of sections the example does not have: one new table per section.
+      for (k in want) if (!(k in done)) { split(k, parts, SUBSEP); extra[parts[1]] = extra[parts[1]] parts[2] " = " want[k] "\n" }
+      for (sec in extra) printf "[%s]\n%s", sec, extra[sec]
     }
   ' "$example" >"$out" || ftp_die "cannot derive a config from $example"
+}
+
+# pair_log_key FILE: a log channel key (64 hex digits, mode 0600) unless FILE exists.
+pair_log_key() {
+  [[ -s $1 ]] && return 0
+  (umask 077 && openssl rand -hex 32 >"$1") || ftp_die "cannot create the log key $1"
 }
 
 # pair_setup: topology, arbiter, two redis-servers (S1, S2). Configs in $TOPO_DIR.
@@ -70,6 +93,21 @@ pair_start_proxies() {
     cat "$(topo_log primary)" "$(topo_log backup)" >&2
     ftp_die "log channel did not connect"
   }
+}
+
+# pair_expect_backend BACKEND: both proxies logged opening both ports with BACKEND (a
+# test parameterised by backend proves it ran on the one it asked for). On failure sets
+# PAIR_BACKEND_ERROR and returns 1.
+pair_expect_backend() {
+  local who p
+  for who in primary backup; do
+    for p in ext int; do
+      grep -q "port opened port=$p .*backend=$1" "$(topo_log "$who")" || {
+        PAIR_BACKEND_ERROR="$who did not open port $p with backend $1: $(grep 'port opened' "$(topo_log "$who")")"
+        return 1
+      }
+    done
+  done
 }
 
 pair_log_connected() { topo_status "$1" | jq -e '.log.connected == true' >/dev/null 2>&1; }

@@ -275,20 +275,33 @@ topo_status() { ip netns exec "$1" curl -sf --max-time 2 "http://127.0.0.1:$TOPO
 topo_metrics() { ip netns exec "$1" curl -sf --max-time 2 "http://127.0.0.1:$TOPO_CONTROL_PORT/metrics"; }
 
 # topo_write_arbiter_config FILE [PORT]: configs/arbiter.toml with the arbiter
-# listening on the management address (TOPO_MGMT_IP:PORT, default 7500) and its data
-# in the work directory. Call after topo_pair.
+# listening on the management address (TOPO_MGMT_IP:PORT, default 7500), its data in
+# the work directory and its key_file the run's arbiter key (topo_arbiter_key, which
+# pair_write_config gives the proxies too). Call after topo_pair.
 topo_write_arbiter_config() {
-  local out=$1 port=${2:-7500} example="$FTP_REPO_ROOT/configs/arbiter.toml"
+  local out=$1 port=${2:-7500} example="$FTP_REPO_ROOT/configs/arbiter.toml" key
   [[ -r $example ]] || ftp_die "missing example config $example"
   mkdir -p "$TOPO_DIR/arbiter-data"
-  awk -v listen="$TOPO_MGMT_IP:$port" -v data="$TOPO_DIR/arbiter-data" '
+  key=$(topo_arbiter_key)
+  awk -v listen="$TOPO_MGMT_IP:$port" -v data="$TOPO_DIR/arbiter-data" -v key="$key" '
     function put(key, val) { if (!(key in done)) { done[key] = 1; print key " = \"" val "\""; return 1 } return 0 }
     /^\[/ { section = $0 }
     section == "[arbiter]" && /^listen[ \t]*=/ && put("listen", listen) { next }
     section == "[arbiter]" && /^data_dir[ \t]*=/ && put("data_dir", data) { next }
+    section == "[arbiter]" && /^key_file[ \t]*=/ && put("key_file", key) { next }
     { print }
-    END { if (length(done) != 2) { print "config keys not all replaced" > "/dev/stderr"; exit 1 } }
+    END { if (length(done) != 3) { print "config keys not all replaced" > "/dev/stderr"; exit 1 } }
   ' "$example" >"$out" || ftp_die "cannot derive a config from $example"
+}
+
+# topo_arbiter_key: the path of this run's embedded-arbiter key (mode 0600), made on
+# first use: the arbiter's key_file and the proxies' arbiter.key_file.
+topo_arbiter_key() {
+  local f="$TOPO_DIR/arbiter.key"
+  if [[ ! -s $f ]]; then
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$f") || ftp_die "cannot write $f"
+  fi
+  echo "$f"
 }
 
 # topo_start_arbiter NAME CONFIG: ftproxy-arbiter in the management namespace; waits
@@ -306,24 +319,34 @@ topo_start_arbiter() {
 # TOPO_MGMT_IP ports 2379/2380, 2479/2480, 2579/2580 (spawn names etcd1..etcd3, data in
 # the work directory). Sets TOPO_ETCD_ENDPOINTS (comma-separated client URLs) and
 # waits until the cluster answers. A member is stopped with `topo_stop etcdN KILL`.
+# With TOPO_ETCD_TLS_DIR set (holding ca.pem, server.pem, server.key, client.pem,
+# client.key), the client URLs are https and every client must present a certificate
+# signed by ca.pem (--client-cert-auth); the peer URLs stay plain http.
 topo_start_etcd_cluster() {
   ftp_require_cmd etcd etcdctl
-  local i peers="" token="ftp-$TOPO_PFX"
+  local i peers="" token="ftp-$TOPO_PFX" scheme=http tls_dir=${TOPO_ETCD_TLS_DIR:-}
+  local -a server_tls=() ctl_tls=()
+  if [[ -n $tls_dir ]]; then
+    scheme=https
+    server_tls=(--client-cert-auth --trusted-ca-file "$tls_dir/ca.pem"
+      --cert-file "$tls_dir/server.pem" --key-file "$tls_dir/server.key")
+    ctl_tls=(--cacert "$tls_dir/ca.pem" --cert "$tls_dir/client.pem" --key "$tls_dir/client.key")
+  fi
   TOPO_ETCD_ENDPOINTS=""
   for i in 1 2 3; do
     peers+="${peers:+,}etcd$i=http://$TOPO_MGMT_IP:$((2280 + i * 100))"
-    TOPO_ETCD_ENDPOINTS+="${TOPO_ETCD_ENDPOINTS:+,}http://$TOPO_MGMT_IP:$((2279 + i * 100))"
+    TOPO_ETCD_ENDPOINTS+="${TOPO_ETCD_ENDPOINTS:+,}$scheme://$TOPO_MGMT_IP:$((2279 + i * 100))"
   done
   for i in 1 2 3; do
-    local client="http://$TOPO_MGMT_IP:$((2279 + i * 100))" peer="http://$TOPO_MGMT_IP:$((2280 + i * 100))"
+    local client="$scheme://$TOPO_MGMT_IP:$((2279 + i * 100))" peer="http://$TOPO_MGMT_IP:$((2280 + i * 100))"
     topo_spawn "etcd$i" "$TOPO_NS_M" etcd --name "etcd$i" --data-dir "$TOPO_DIR/etcd$i" \
       --listen-client-urls "$client" --advertise-client-urls "$client" \
       --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
       --initial-cluster "$peers" --initial-cluster-token "$token" --initial-cluster-state new \
-      --heartbeat-interval 50 --election-timeout 500
+      --heartbeat-interval 50 --election-timeout 500 "${server_tls[@]}"
   done
   ftp_wait_until 20 topo_exec "$TOPO_NS_M" env ETCDCTL_API=3 etcdctl --endpoints "$TOPO_ETCD_ENDPOINTS" \
-    --command-timeout=1s endpoint health --cluster ||
+    "${ctl_tls[@]}" --command-timeout=1s endpoint health --cluster ||
     ftp_die "etcd cluster did not become healthy (see $(topo_log etcd1))"
 }
 

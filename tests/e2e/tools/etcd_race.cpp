@@ -4,6 +4,7 @@
 //
 //   etcd_race --endpoints H:P[,H:P...] --cluster NAME --from E --count N
 //             [--timeout-ms 500] [--retry-for-ms 0] [--expect decided|unavailable]
+//             [--tls-ca FILE [--tls-cert FILE --tls-key FILE]]   (HTTPS, client certificate)
 //
 // --expect decided (default): every epoch must end with exactly one `won`, the other side
 //   `lost` naming the winner, both with the same fencing token, and a read after the
@@ -46,6 +47,7 @@ struct Args {
   std::chrono::milliseconds timeout{500};
   std::chrono::milliseconds retry_for{0};
   bool expect_unavailable = false;
+  ftproxy::arbiter::EtcdTlsOptions tls;
 };
 
 std::optional<Args> parse_args(int argc, char** argv) {
@@ -59,6 +61,7 @@ std::optional<Args> parse_args(int argc, char** argv) {
           std::size_t comma = v.find(',', start);
           std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
           if (item.rfind("http://", 0) == 0) item = item.substr(7);
+          if (item.rfind("https://", 0) == 0) item = item.substr(8);
           std::size_t colon = item.rfind(':');
           if (colon == std::string::npos) return std::nullopt;
           a.endpoints.push_back(
@@ -66,6 +69,15 @@ std::optional<Args> parse_args(int argc, char** argv) {
           if (comma == std::string::npos) break;
           start = comma + 1;
         }
+      } else if (k == "--tls-ca") {
+        a.tls.enabled = true;
+        a.tls.ca_file = v;
+      } else if (k == "--tls-cert") {
+        a.tls.enabled = true;
+        a.tls.cert_file = v;
+      } else if (k == "--tls-key") {
+        a.tls.enabled = true;
+        a.tls.key_file = v;
       } else if (k == "--cluster") {
         a.cluster = v;
       } else if (k == "--from") {
@@ -139,13 +151,19 @@ int main(int argc, char** argv) {
   auto args = parse_args(argc, argv);
   if (!args) {
     std::cerr << "usage: etcd_race --endpoints H:P[,H:P...] [--cluster NAME] [--from E] [--count N]\n"
-                 "                 [--timeout-ms MS] [--retry-for-ms MS] [--expect decided|unavailable]\n";
+                 "                 [--timeout-ms MS] [--retry-for-ms MS] [--expect decided|unavailable]\n"
+                 "                 [--tls-ca FILE [--tls-cert FILE --tls-key FILE]]\n";
     return 2;
   }
   const Args& a = *args;
   EtcdArbiterOptions oa;
   oa.endpoints = a.endpoints;
   oa.timeout = a.timeout;
+  oa.tls = a.tls;
+  if (std::string err = ftproxy::arbiter::check_etcd_tls(a.tls); !err.empty()) {
+    std::cerr << "etcd_race: " << err << "\n";
+    return 2;
+  }
   EtcdArbiterOptions ob = oa;
   // B enters the cluster through another member than A: the race crosses Raft.
   if (ob.endpoints.size() > 1)

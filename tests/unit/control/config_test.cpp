@@ -126,6 +126,48 @@ TEST(ProxyConfig, PrimaryParsesEveryField) {
   EXPECT_EQ(cfg->arbiter.endpoints[2].port, 7500);
 }
 
+TEST(ProxyConfig, DpdkSection) {
+  std::vector<std::string> errors;
+  auto cfg = parse_proxy_config(kStandalone, "test.toml", errors);
+  ASSERT_TRUE(cfg) << ::testing::PrintToString(errors);
+  EXPECT_FALSE(cfg->dpdk.busy_poll);
+  EXPECT_EQ(cfg->dpdk.mbufs, 4095u);
+  cfg = parse_proxy_config(std::string(kStandalone) +
+                               "[dpdk]\neal_args = [\"-l\", \"1\"]\next_device = \"net_af_xdp0\"\n"
+                               "busy_poll = true\nrx_desc = 512\n",
+                           "test.toml", errors);
+  ASSERT_TRUE(cfg) << ::testing::PrintToString(errors);
+  EXPECT_TRUE(cfg->dpdk.busy_poll);
+  EXPECT_THAT(cfg->dpdk.eal_args, ElementsAre("-l", "1"));
+  EXPECT_EQ(cfg->dpdk.ext_device, "net_af_xdp0");
+  EXPECT_EQ(cfg->dpdk.rx_desc, 512u);
+  EXPECT_THAT(errors_of(std::string(kStandalone) + "[dpdk]\nbusy_poll = 1\n"),
+              ElementsAre("dpdk.busy_poll: expected boolean, got integer"));
+}
+
+TEST(ProxyConfig, ReplicationSection) {
+  std::vector<std::string> errors;
+  auto cfg = parse_proxy_config(kStandalone, "test.toml", errors);
+  ASSERT_TRUE(cfg) << ::testing::PrintToString(errors);
+  EXPECT_TRUE(cfg->replication.output_digests);
+  EXPECT_EQ(cfg->replication.digest_chunk_bytes, 65536u);
+  EXPECT_EQ(cfg->replication.digest_idle_ms, 50u);
+  EXPECT_EQ(cfg->replication.digest_max_flows, 16384u);
+  cfg = parse_proxy_config(std::string(kStandalone) +
+                               "[replication]\noutput_digests = false\ndigest_chunk_bytes = 1024\n"
+                               "digest_idle_ms = 20\ndigest_max_flows = 100\n",
+                           "test.toml", errors);
+  ASSERT_TRUE(cfg) << ::testing::PrintToString(errors);
+  EXPECT_FALSE(cfg->replication.output_digests);
+  EXPECT_EQ(cfg->replication.digest_chunk_bytes, 1024u);
+  EXPECT_EQ(cfg->replication.digest_idle_ms, 20u);
+  EXPECT_EQ(cfg->replication.digest_max_flows, 100u);
+  EXPECT_THAT(errors_of(std::string(kStandalone) + "[replication]\ndigest_chunk_bytes = 10\n"),
+              ElementsAre("replication.digest_chunk_bytes: must be in 64..1048576, got 10"));
+  EXPECT_THAT(errors_of(std::string(kStandalone) + "[replication]\ndigests = true\n"),
+              ElementsAre("replication.digests: unknown key"));
+}
+
 TEST(ProxyConfig, TomlSyntaxErrorNamesFileAndLine) {
   const auto errors = errors_of("[node]\nname = \"p1\nrole = 3\n");
   ASSERT_THAT(errors, SizeIs(1));
@@ -397,6 +439,61 @@ TEST(ArbiterConfig, ParsesAndValidates) {
   EXPECT_THAT(errors, ElementsAre("arbiter: required section"));
 }
 
+TEST(ArbiterConfig, KeysPerCluster) {
+  std::vector<std::string> errors;
+  auto cfg = parse_arbiter_config(
+      "[arbiter]\ndata_dir = \"/tmp/a\"\nkey_file = \"/k/default\"\nallow_unauthenticated = true\n"
+      "[cluster_keys]\nprod-redis = \"/k/prod\"\n\"a.b\" = \"/k/ab\"\n",
+      "a.toml", errors);
+  ASSERT_TRUE(cfg) << ::testing::PrintToString(errors);
+  EXPECT_EQ(cfg->key_file, "/k/default");
+  EXPECT_TRUE(cfg->allow_unauthenticated);
+  ASSERT_EQ(cfg->cluster_keys.size(), 2u);
+  EXPECT_THAT(cfg->cluster_keys, Contains(std::pair<std::string, std::string>{"prod-redis", "/k/prod"}));
+  EXPECT_THAT(cfg->cluster_keys, Contains(std::pair<std::string, std::string>{"a.b", "/k/ab"}));
+
+  errors.clear();
+  EXPECT_FALSE(parse_arbiter_config(
+      "[arbiter]\ndata_dir = \"/tmp/a\"\n[cluster_keys]\n\"bad/name\" = \"/k\"\nc1 = 3\nc2 = \"\"\n",
+      "a.toml", errors));
+  EXPECT_THAT(errors, Contains(HasSubstr("cluster_keys.bad/name: not a cluster name")));
+  EXPECT_THAT(errors, Contains(HasSubstr("cluster_keys.c1: expected the path of a key file")));
+  EXPECT_THAT(errors, Contains(HasSubstr("cluster_keys.c2: expected the path of a key file")));
+}
+
+TEST(ProxyConfig, SecurityKeys) {
+  std::vector<std::string> errors;
+  auto cfg = parse_proxy_config(std::string(kPrimary) + "key_file = \"/k/arb\"\n", "t.toml", errors);
+  ASSERT_TRUE(cfg) << ::testing::PrintToString(errors);
+  EXPECT_EQ(cfg->arbiter.key_file, "/k/arb");
+  EXPECT_TRUE(cfg->node.user.empty());
+
+  const std::string etcd = std::string(kPrimary) +
+                           "backend = \"etcd\"\ntls = true\ntls_ca_file = \"/c/ca.pem\"\n"
+                           "tls_cert_file = \"/c/c.pem\"\ntls_key_file = \"/c/c.key\"\n";
+  cfg = parse_proxy_config(etcd, "t.toml", errors);
+  ASSERT_TRUE(cfg) << ::testing::PrintToString(errors);
+  EXPECT_TRUE(cfg->arbiter.tls);
+  EXPECT_EQ(cfg->arbiter.tls_key_file, "/c/c.key");
+
+  EXPECT_THAT(errors_of(std::string(kPrimary) + "tls_ca_file = \"/c/ca.pem\"\n"),
+              Contains("arbiter.tls: must be true when a tls_* key is set"));
+  EXPECT_THAT(errors_of(std::string(kPrimary) + "tls = true\n"),
+              Contains("arbiter.tls: only the etcd backend speaks TLS"));
+  EXPECT_THAT(errors_of(std::string(kPrimary) + "backend = \"etcd\"\ntls = true\ntls_cert_file = \"/c\"\n"),
+              Contains(HasSubstr("arbiter.tls_key_file: tls_cert_file and tls_key_file go together")));
+  EXPECT_THAT(errors_of(std::string(kPrimary) + "backend = \"etcd\"\nkey_file = \"/k\"\n"),
+              Contains(HasSubstr("arbiter.key_file: only the embedded arbiter")));
+
+  std::string with_user = kPrimary;
+  with_user.replace(with_user.find("cluster = \"demo\""), 16, "cluster = \"demo\"\nuser = \"ftproxy\"");
+  cfg = parse_proxy_config(with_user, "t.toml", errors);
+  ASSERT_TRUE(cfg) << ::testing::PrintToString(errors);
+  EXPECT_EQ(cfg->node.user, "ftproxy");
+  with_user.replace(with_user.find("\"ftproxy\""), 9, "\"a b\"");
+  EXPECT_THAT(errors_of(with_user), Contains(HasSubstr("node.user: must be a user name")));
+}
+
 class Environment : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -421,6 +518,18 @@ TEST_F(Environment, MissingInterfacesAndFiles) {
   check_proxy_environment(*cfg, errors);
   EXPECT_THAT(errors, ElementsAre("ports.int: network interface \"ftp-nosuch0\" does not exist",
                                   "log.key_file: file \"" + dir_ + "/missing.key\" does not exist"));
+}
+
+TEST_F(Environment, DpdkDeviceMakesThePortNameALabel) {
+  std::vector<std::string> errors;
+  auto cfg = parse_proxy_config(std::string(kStandalone), "t", errors);
+  ASSERT_TRUE(cfg);
+  cfg->ports.backend = "dpdk";
+  cfg->ports.ext = "ftp-nosuch1";
+  cfg->ports.int_ = "ftp-nosuch2";
+  cfg->dpdk.ext_device = "0000:01:00.0";  // a NIC bound to vfio-pci: no kernel interface
+  check_proxy_environment(*cfg, errors);
+  EXPECT_THAT(errors, ElementsAre("ports.int: network interface \"ftp-nosuch2\" does not exist"));
 }
 
 TEST_F(Environment, PcapFileInputsMustBeReadable) {
