@@ -1399,6 +1399,7 @@ struct Node::Impl {
       t["waiting"] = c.waiting_now;
       t["held"] = c.held_now;
       t["held_total"] = c.held_total;
+      t["window_holds"] = c.window_holds;
       t["divergence"] = c.divergence();
       t["hold_timeouts"] = c.hold_timeouts;
       t["wait_drops"] = c.wait_drops;
@@ -1630,6 +1631,9 @@ struct Node::Impl {
       w.gauge("ftproxy_tcp_segments_held", "Segments held until the backup server catches up.", c.held_now);
       w.counter("ftproxy_tcp_acks_synthesized_total", "Pure ACKs the backup synthesized for its server.",
                 c.acks_synthesized);
+      w.counter("ftproxy_tcp_window_holds_total",
+                "Client segments held because they ended beyond the backup server's receive window.",
+                c.window_holds);
       w.counter("ftproxy_divergence_total", "Events where the backup may have diverged from the primary.",
                 c.divergence());
     }

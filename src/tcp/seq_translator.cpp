@@ -129,6 +129,23 @@ bool beyond_client_stream(const Flow& flow, const packet::ParsedFrame& f) noexce
   return flow.delta_known && flow.client_nxt_set && packet::seq_gt(f.tcp.seq, flow.client_nxt);
 }
 
+// The backup server's window scale for its segments after the SYN-ACK (0 when it sent
+// none: it only does when the client's SYN offered one, RFC 7323 §2.2).
+std::uint32_t backup_scale(const Flow& flow) noexcept {
+  return flow.backup.wscale == kNoWscale ? 0u : std::min<std::uint32_t>(flow.backup.wscale, 14u);
+}
+
+// A client segment whose payload ends beyond the backup server's receive window. The
+// client obeys the primary server's window only; Linux drops the bytes beyond the
+// backup server's (TcpExtBeyondWindow) and the client never resends them (the primary
+// acked them): a permanent hole in the backup server's stream. Such a segment is held
+// like one acking unsent data, until the backup server's ACK or window update (its
+// application read) moves the edge. Unknown before the backup server's SYN-ACK.
+bool beyond_window(const Flow& flow, const packet::ParsedFrame& f) noexcept {
+  return flow.rwnd_set && f.payload_len > 0 && !has(f, kTcpRst) &&
+         packet::seq_gt(f.tcp.seq + f.payload_len, flow.rwnd_edge);
+}
+
 }  // namespace
 
 const char* to_string(InboundDecision d) noexcept {
@@ -394,7 +411,7 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
   }
   if (flow->q_len > 0 || !flow->delta_known || (limits_.global_order && g_count_ > 0)) {
     const bool known = flow->delta_known;
-    if (!enqueue(*flow, frame, now, false)) {
+    if (!enqueue(*flow, frame, now, 0)) {
       ++c_.queue_full_drops;
       return InboundDecision::drop_full;
     }
@@ -419,12 +436,23 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
       forward_in(frame, f, *flow, true);
       return InboundDecision::forward;
     }
-    if (!enqueue(*flow, frame, now, true)) {
+    if (!enqueue(*flow, frame, now, kHeldCounted)) {
       ++c_.queue_full_drops;
       return InboundDecision::drop_full;
     }
     // The backup server may be unable to send the reply this segment waits for until it
     // hears an ack the client sent earlier (its congestion window is full): send that now.
+    schedule_synth(*flow);
+    return InboundDecision::hold;
+  }
+  // Beyond the backup server's receive window: Linux would drop the bytes (see
+  // beyond_window). A diverged flow is not held (see above).
+  if (!flow->diverged && beyond_window(*flow, f)) {
+    if (!enqueue(*flow, frame, now, kHeldCounted | kWindowCounted)) {
+      ++c_.queue_full_drops;
+      return InboundDecision::drop_full;
+    }
+    ++c_.window_holds;
     schedule_synth(*flow);
     return InboundDecision::hold;
   }
@@ -518,6 +546,7 @@ bool SeqTranslator::on_server_output(std::span<const std::uint8_t> frame, const 
     flow->snd_nxt_backup = same ? packet::seq_max(flow->snd_nxt_backup, seq + 1) : seq + 1;
     learn_deltas(*flow, now);
     progress = !same;
+    if (!same) flow->rwnd_set = false;  // a new connection: its own window
   } else if (flow->backup.seen) {
     const std::uint32_t end = seq + f.payload_len + (has(f, kTcpSyn) ? 1u : 0u) + (has(f, kTcpFin) ? 1u : 0u);
     if (packet::seq_gt(end, flow->snd_nxt_backup)) {
@@ -528,6 +557,18 @@ bool SeqTranslator::on_server_output(std::span<const std::uint8_t> frame, const 
     // gap once the filler arrived (forward_gap leaves client_nxt alone).
     if (has(f, kTcpAck) && flow->client_nxt_set && packet::seq_gt(f.tcp.ack, flow->client_nxt)) {
       flow->client_nxt = f.tcp.ack;
+    }
+  }
+  // The backup server's receive window: the SYN-ACK's window is never scaled (RFC 7323
+  // §2.2), later ones are. Its right edge only moves forward (Linux never shrinks it).
+  bool window_opened = false;
+  if (has(f, kTcpAck) && !has(f, kTcpRst) && flow->backup.seen) {
+    const std::uint32_t scale = has(f, kTcpSyn) ? 0u : backup_scale(*flow);
+    const std::uint32_t edge = f.tcp.ack + (std::uint32_t{f.tcp.window} << scale);
+    if (!flow->rwnd_set || packet::seq_gt(edge, flow->rwnd_edge)) {
+      window_opened = flow->rwnd_set;
+      flow->rwnd_edge = edge;
+      flow->rwnd_set = true;
     }
   }
   if (has(f, kTcpRst)) {
@@ -542,7 +583,7 @@ bool SeqTranslator::on_server_output(std::span<const std::uint8_t> frame, const 
     }
   }
   if (progress) schedule_synth(*flow);
-  return progress && (flow->q_len > 0 || flow->in_synth_list);
+  return (progress && (flow->q_len > 0 || flow->in_synth_list)) || (window_opened && flow->q_len > 0);
 }
 
 OutboundDecision SeqTranslator::translate_out(std::span<std::uint8_t> frame, const packet::ParsedFrame& f,
@@ -617,21 +658,29 @@ bool SeqTranslator::release_head(Flow& flow, MonoTime now, Emit emit) noexcept {
     return true;
   }
   if (!clamp && flow.diverged) clamp = true;  // see translate_in
-  if (!clamp && !has(pf, kTcpRst) && packet::seq_gt(pf.tcp.ack + flow.seq_delta, flow.snd_nxt_backup)) {
-    if (slot_held_[s] == 0) {
+  const bool ack_blocked =
+      !clamp && !has(pf, kTcpRst) && packet::seq_gt(pf.tcp.ack + flow.seq_delta, flow.snd_nxt_backup);
+  const bool window_blocked = !clamp && beyond_window(flow, pf);
+  if (ack_blocked || window_blocked) {
+    if (window_blocked && (slot_held_[s] & kWindowCounted) == 0) {
+      slot_held_[s] |= kWindowCounted;
+      ++c_.window_holds;
+    }
+    if ((slot_held_[s] & kHeldCounted) == 0) {
       // It queued behind other frames and is blocked on its own ack only now: its hold
       // starts now. Timed from the enqueue, every frame that waited behind one long
       // hold would be released clamped at once, each before the reply it depends on:
       // the backup server would then serve those requests in another order than the
       // primary's did (seen end to end: thousands of hold timeouts after one stall).
-      slot_held_[s] = 1;
+      slot_held_[s] |= kHeldCounted;
       slot_since_[s] = now;
       ++c_.held_total;
     }
     if (now - slot_since_[s] < limits_.hold_timeout) return false;
     // Releasing it unchanged or dropping it would both lose the payload; with the
     // ack lowered to what the backup server has sent, Linux accepts the data and
-    // the client's next cumulative ack covers the rest.
+    // the client's next cumulative ack covers the rest. Beyond the window the
+    // backup server drops the payload: a hole, hence counted as divergence too.
     ++c_.hold_timeouts;
     if (!flow.diverged) {
       flow.diverged = true;
@@ -675,7 +724,7 @@ std::size_t SeqTranslator::drain_impl(MonoTime now, Emit emit) noexcept {
 }
 
 bool SeqTranslator::enqueue(Flow& flow, std::span<const std::uint8_t> frame, MonoTime now,
-                            bool held) noexcept {
+                            std::uint8_t held) noexcept {
   if (frame.size() > limits_.queue_slot_bytes || flow.q_len >= limits_.queue_frames_per_flow ||
       free_slot_ == kNoIndex) {
     return false;
@@ -686,8 +735,8 @@ bool SeqTranslator::enqueue(Flow& flow, std::span<const std::uint8_t> frame, Mon
   slot_len_[s] = static_cast<std::uint32_t>(frame.size());
   slot_next_[s] = kNoIndex;
   slot_since_[s] = now;
-  slot_held_[s] = held ? 1 : 0;
-  if (held) ++c_.held_total;
+  slot_held_[s] = held;
+  if ((held & kHeldCounted) != 0) ++c_.held_total;
   if (flow.q_tail != kNoIndex) {
     slot_next_[flow.q_tail] = s;
   } else {

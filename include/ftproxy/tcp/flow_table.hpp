@@ -57,6 +57,9 @@ struct Flow {
   std::uint32_t client_acked = 0;  // highest client ack forwarded, in the backup server's space
   bool ack_wanted_set = false;
   std::uint32_t ack_wanted = 0;  // highest ack the client sent (primary's space), forwarded or not
+  bool rwnd_set = false;
+  std::uint32_t rwnd_edge = 0;  // right edge of the backup server's receive window (client's
+                                // space): its highest ack + (window << its window scale)
 
   // The client's last segment forwarded to the backup server, what a synthesized ACK
   // copies (SeqTranslator: ACK synthesis). Valid when client_hdr_set.

@@ -16,7 +16,13 @@
 //         servers' interleaving of clients alike: such a request was sent after its
 //         client saw a reply, so the backup server gets it only once it has produced
 //         that reply too (a server handed both at once may serve them in one go, where
-//         the primary served other clients in between).
+//         the primary served other clients in between);
+//   window hold: the segment's payload ends beyond the backup server's receive window
+//         (its ack + (window << its window scale), learnt from its captured outputs).
+//         The client obeys the primary server's window only; Linux drops bytes beyond
+//         the window and the client never resends them (the primary acked them), so
+//         the backup server would keep a hole. Released when the backup server's next
+//         ACK or window update opens the window (its application read).
 // Frames of one flow always reach the backup server in the order they were given.
 //
 // ACK synthesis: an ack the client sent may reach the backup server lowered (a pure
@@ -75,8 +81,8 @@ struct TranslatorLimits {
 enum class InboundDecision : std::uint8_t {
   forward,         // translated in place: send it to the backup server now
   wait,            // copied into the flow's queue (deltas unknown); drop the original
-  hold,            // copied into the flow's queue (ack beyond the backup's snd_nxt, or
-                   // behind an earlier queued frame); drop the original
+  hold,            // copied into the flow's queue (ack beyond the backup's snd_nxt, payload
+                   // beyond its receive window, or behind an earlier queued frame); drop the original
   passthrough,     // needs no translation (not TCP, or the client's SYN): send unchanged
   drop_full,       // no room (flow queue, frame pool, or flow table): drop; counted as divergence
   drop_untracked,  // TCP segment of a flow with no record (no SYN seen, or refused): drop
@@ -104,7 +110,9 @@ struct TcpCounters {
   std::uint64_t translated_out = 0;
   std::uint64_t waiting_now = 0;       // gauge: queued frames of flows whose deltas are unknown
   std::uint64_t held_now = 0;          // gauge: queued frames of flows whose deltas are known
-  std::uint64_t held_total = 0;        // frames delayed because their ack was beyond snd_nxt
+  std::uint64_t held_total = 0;        // frames delayed: ack beyond snd_nxt or beyond the window
+  std::uint64_t window_holds = 0;      // of those, frames delayed because their payload ended
+                                       // beyond the backup server's receive window
   std::uint64_t hold_timeouts = 0;     // released after hold_timeout with ack clamped (divergence)
   std::uint64_t wait_drops = 0;        // queued frames dropped: wait timeout, flow evicted/restarted
   std::uint64_t queue_full_drops = 0;  // drop_full decisions for queue/pool/oversize
@@ -214,7 +222,7 @@ class SeqTranslator {
   };
   std::size_t drain_impl(MonoTime now, Emit emit) noexcept;
 
-  bool enqueue(Flow& flow, std::span<const std::uint8_t> frame, MonoTime now, bool held) noexcept;
+  bool enqueue(Flow& flow, std::span<const std::uint8_t> frame, MonoTime now, std::uint8_t held) noexcept;
   void pop_head(Flow& flow) noexcept;
   void drop_queue(Flow& flow) noexcept;
   void learn_deltas(Flow& flow, MonoTime now) noexcept;
@@ -240,8 +248,10 @@ class SeqTranslator {
   std::vector<std::uint8_t> pool_;
   std::vector<std::uint32_t> slot_len_;
   std::vector<std::uint32_t> slot_next_;
-  std::vector<MonoTime> slot_since_;     // when the frame was queued (or its wait ended)
-  std::vector<std::uint8_t> slot_held_;  // already counted in held_total
+  std::vector<MonoTime> slot_since_;                 // when the frame was queued (or its wait ended)
+  std::vector<std::uint8_t> slot_held_;              // kHeldCounted | kWindowCounted
+  static constexpr std::uint8_t kHeldCounted = 1;    // counted in held_total, hold time started
+  static constexpr std::uint8_t kWindowCounted = 2;  // counted in window_holds
   // Global arrival order of queued slots (doubly linked), and each slot's flow.
   std::vector<std::uint32_t> slot_gnext_;
   std::vector<std::uint32_t> slot_gprev_;

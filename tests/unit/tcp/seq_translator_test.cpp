@@ -1457,5 +1457,151 @@ TEST_F(AckSynthesisTest, NoSynthesizedAckOfTheFinWhileTheFlowHasQueuedFrames) {
   EXPECT_EQ(tr->counters().acks_synthesized, 0u);
 }
 
+// --- the backup server's receive window ----------------------------------------------
+
+// The client obeys the primary server's window only. Bytes beyond the backup server's
+// window would be dropped by its kernel (TcpExtBeyondWindow) and never resent (the
+// primary acked them): such a segment is held until the backup server's window opens.
+class ReceiveWindowTest : public SeqTranslatorTest {
+ protected:
+  // A pure ACK from the backup server (nothing sent yet beyond its SYN) with `window`
+  // (scaled by its wscale, as on the wire). Returns on_server_output's verdict.
+  bool backup_ack(const TcpSpec& c2s, const Handshake& h, std::uint32_t ack, std::uint16_t window) {
+    TcpSpec s = c2s.reply();
+    s.flags = kAck;
+    s.seq = h.backup_isn + 1;
+    s.ack = ack;
+    s.window = window;
+    s.ts.reset();
+    s.sack.clear();
+    s.payload.clear();
+    return server(build_tcp(s));
+  }
+  Frame data(const TcpSpec& c2s, const Handshake& h, std::uint32_t seq, std::size_t n, std::uint8_t seed) {
+    TcpSpec a = c2s;
+    a.seq = seq;
+    a.ack = h.primary_isn + 1;
+    a.payload = payload(n, seed);
+    return build_tcp(a);
+  }
+};
+
+TEST_F(ReceiveWindowTest, SynAckWindowUnscaledLaterWindowsScaledAndReleaseOnWindowUpdate) {
+  TcpSpec c;
+  const Handshake h;  // backup wscale 7; its SYN-ACK advertises 502 (unscaled)
+  handshake(c, h);
+  const std::uint32_t s0 = h.client_isn + 1;
+
+  Frame f1 = data(c, h, s0, 502, 1);  // exactly up to the SYN-ACK's edge
+  EXPECT_EQ(in(f1), InboundDecision::forward);
+  Frame f2 = data(c, h, s0 + 502, 1, 2);  // one byte beyond it
+  ASSERT_EQ(in(f2), InboundDecision::hold);
+  EXPECT_EQ(tr->counters().window_holds, 1u);
+  EXPECT_EQ(tr->counters().held_total, 1u);
+  EXPECT_EQ(tr->counters().held_now, 1u);
+  EXPECT_TRUE(drain().empty());
+
+  // Zero window: the edge does not move, nothing is released.
+  EXPECT_FALSE(backup_ack(c, h, s0 + 502, 0));
+  EXPECT_TRUE(drain().empty());
+  // Window update (its application read): 1 << 7 = 128 bytes.
+  EXPECT_TRUE(backup_ack(c, h, s0 + 502, 1));
+  auto got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  TcpSpec want = c;
+  want.seq = s0 + 502;
+  want.ack = h.backup_isn + 1;
+  want.payload = payload(1, 2);
+  EXPECT_EQ(got[0], build_tcp(want));
+  EXPECT_TRUE(checksum_ok(got[0]));
+  EXPECT_EQ(tr->counters().held_now, 0u);
+
+  // Another flow, whose frame will queue behind a held one (global order).
+  TcpSpec o = c;
+  o.src_port = 40001;
+  Handshake ho;
+  ho.client_isn = 0x22222222;
+  handshake(o, ho);
+  // Edge now s0 + 502 + 128: unscaled (s0 + 503) the next 127 bytes would be held.
+  Frame f3 = data(c, h, s0 + 503, 127, 3);
+  EXPECT_EQ(in(f3), InboundDecision::forward);
+  Frame f4 = data(c, h, s0 + 630, 1, 4);
+  EXPECT_EQ(in(f4), InboundDecision::hold);
+  EXPECT_EQ(tr->counters().window_holds, 2u);
+  Frame fo = data(o, ho, ho.client_isn + 1, 10, 5);
+  EXPECT_EQ(in(fo), InboundDecision::hold);
+  EXPECT_TRUE(drain().empty());
+  EXPECT_TRUE(backup_ack(c, h, s0 + 503, 1));  // read one more byte: the edge moves by 1
+  got = drain();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(parse(got[0]).tcp.seq, s0 + 630);
+  EXPECT_EQ(parse(got[1]).tcp.seq, ho.client_isn + 1);
+  EXPECT_EQ(tr->counters().window_holds, 2u);  // the other flow's frame only queued behind
+  EXPECT_EQ(tr->counters().divergence(), 0u);
+}
+
+TEST_F(ReceiveWindowTest, PureAcksAndStaleRetransmissionsAreNeverHeldForTheWindow) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  const std::uint32_t s0 = h.client_isn + 1;
+  Frame f1 = data(c, h, s0, 502, 1);
+  EXPECT_EQ(in(f1), InboundDecision::forward);
+  EXPECT_FALSE(backup_ack(c, h, s0 + 502, 0));
+  Frame pure = data(c, h, s0 + 502, 0, 0);
+  EXPECT_EQ(in(pure), InboundDecision::forward);
+  Frame again = data(c, h, s0, 502, 1);  // a retransmission: the backup server has it
+  EXPECT_EQ(in(again), InboundDecision::forward);
+  EXPECT_EQ(tr->counters().window_holds, 0u);
+}
+
+TEST_F(ReceiveWindowTest, HoldTimeoutStillCountsDivergence) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  const std::uint32_t s0 = h.client_isn + 1;
+  Frame f1 = data(c, h, s0, 502, 1);
+  EXPECT_EQ(in(f1), InboundDecision::forward);
+  EXPECT_FALSE(backup_ack(c, h, s0 + 502, 0));  // its application stopped reading
+  Frame f2 = data(c, h, s0 + 502, 100, 2);
+  ASSERT_EQ(in(f2), InboundDecision::hold);
+  clock.advance(milliseconds(1999));
+  EXPECT_TRUE(drain().empty());
+  clock.advance(milliseconds(1));
+  const auto got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(parse(got[0]).tcp.seq, s0 + 502);
+  EXPECT_EQ(tr->counters().hold_timeouts, 1u);
+  EXPECT_EQ(tr->counters().flows_diverged, 1u);
+  EXPECT_EQ(tr->counters().divergence(), 1u);
+  EXPECT_EQ(tr->counters().window_holds, 1u);
+  // A diverged flow is not held again.
+  Frame f3 = data(c, h, s0 + 602, 100, 3);
+  EXPECT_EQ(in(f3), InboundDecision::forward);
+  EXPECT_EQ(tr->counters().window_holds, 1u);
+}
+
+TEST_F(ReceiveWindowTest, RightEdgeAcrossTheWrap) {
+  TcpSpec c;
+  Handshake h;
+  h.client_isn = 0xFFFFFF00u;  // the SYN-ACK's edge 0xFFFFFF01 + 502 wraps
+  handshake(c, h);
+  const std::uint32_t s0 = h.client_isn + 1;
+  Frame f1 = data(c, h, s0, 300, 1);  // ends at 0x2D, past the wrap, inside the window
+  EXPECT_EQ(in(f1), InboundDecision::forward);
+  Frame f2 = data(c, h, s0 + 300, 300, 2);  // ends 98 bytes beyond the edge
+  ASSERT_EQ(in(f2), InboundDecision::hold);
+  EXPECT_EQ(tr->counters().window_holds, 1u);
+  // An ack before the wrap with a window that does not reach past the old edge.
+  EXPECT_FALSE(backup_ack(c, h, s0 + 100, 3));  // 0xFFFFFF65 + 384: below the edge
+  EXPECT_TRUE(drain().empty());
+  EXPECT_TRUE(backup_ack(c, h, s0 + 300, 4));  // 0x2D + 512
+  const auto got = drain();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(parse(got[0]).tcp.seq, s0 + 300);
+  EXPECT_EQ(tr->counters().held_now, 0u);
+  EXPECT_EQ(tr->counters().divergence(), 0u);
+}
+
 }  // namespace
 }  // namespace ftproxy::tcp
