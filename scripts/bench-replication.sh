@@ -25,6 +25,10 @@ topo_init
 pair_setup
 topo_start_iperf iperf1 "$TOPO_NS_S1"
 topo_start_iperf iperf2 "$TOPO_NS_S2"
+# The reverse run gets fresh iperf3 servers (see _bench_iperf in scripts/lib/bench.sh).
+topo_start_iperf iperf1r "$TOPO_NS_S1" 5202
+topo_start_iperf iperf2r "$TOPO_NS_S2" 5202
+export BENCH_IPERF_REV_PORT=5202
 
 topo_kernel_bridge "$TOPO_NS_P1"
 measure kernel

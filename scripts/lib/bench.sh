@@ -113,7 +113,11 @@ _bench_iperf() {
   out=$(topo_exec "$c" iperf3 -c "$sip" -t "$BENCH_IPERF_S" -J)
   R[$mode:tput_fwd]=$(jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | round / 100' <<<"$out")
   ftp_log "[$mode] iperf3 TCP server->client ${BENCH_IPERF_S}s"
-  out=$(topo_exec "$c" iperf3 -c "$sip" -t "$BENCH_IPERF_S" -J -R)
+  # The reverse run may use its own iperf3 server (BENCH_IPERF_REV_PORT): iperf3's control
+  # connection carries per-server timing results, so a replicated pair's backup server
+  # diverges at the end of every test, and its next test on the same server starts out of
+  # step (a 2 s hold, tcp.hold_ms, that stalls the whole pair).
+  out=$(topo_exec "$c" iperf3 -c "$sip" -p "${BENCH_IPERF_REV_PORT:-5201}" -t "$BENCH_IPERF_S" -J -R)
   echo "$out" >"$TOPO_DIR/iperf-rev-${mode//:/-}.json"
   R[$mode:tput_rev]=$(jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | round / 100' <<<"$out")
   if [[ -n $BENCH_SINK ]]; then

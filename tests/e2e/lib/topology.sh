@@ -225,10 +225,10 @@ topo_start_redis() {
     ftp_die "redis-server did not start in $2 (see $(topo_log "$1"))"
 }
 
-# topo_start_iperf NAME NS: iperf3 server on the service IP.
+# topo_start_iperf NAME NS [PORT]: iperf3 server on the service IP (port 5201 by default).
 topo_start_iperf() {
   ftp_require_cmd iperf3
-  topo_spawn "$1" "$2" iperf3 -s -B "$TOPO_SERVICE_IP"
+  topo_spawn "$1" "$2" iperf3 -s -B "$TOPO_SERVICE_IP" -p "${3:-5201}"
 }
 
 # topo_write_standalone_config FILE NODE_NAME: the shipped example
