@@ -15,6 +15,8 @@
 
 #include <boost/json.hpp>
 
+#include "ftproxy/common/secret_file.hpp"
+
 namespace ftproxy::arbiter::auth {
 
 namespace {
@@ -155,44 +157,13 @@ AuthOutcome check_request(const KeyRing& ring, const ArbiterRequest& req) {
 }
 
 std::optional<std::vector<std::string>> load_key_file(const std::string& path, std::string& error) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    error = "key file \"" + path + "\": cannot open: " + std::strerror(errno);
+  std::string why;
+  const auto read = read_secret_file(path, 65536, why);
+  if (!read) {
+    error = "key file: " + why;
     return std::nullopt;
   }
-  struct stat st {};
-  std::string text;
-  bool ok = false;
-  if (::fstat(fd, &st) != 0) {
-    error = "key file \"" + path + "\": cannot stat: " + std::strerror(errno);
-  } else if (!S_ISREG(st.st_mode)) {
-    error = "key file \"" + path + "\": not a regular file";
-  } else if ((st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    error = "key file \"" + path + "\": accessible by group/others (mode " + mode + "); chmod 600 it";
-  } else if (st.st_size > 65536) {
-    error = "key file \"" + path + "\": larger than 64 KiB";
-  } else {
-    char buf[4096];
-    for (;;) {
-      const ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        ok = n == 0;
-        if (n < 0) error = "key file \"" + path + "\": read: " + std::strerror(errno);
-        break;
-      }
-      text.append(buf, static_cast<std::size_t>(n));
-      if (text.size() > 65536) {
-        ok = false;
-        error = "key file \"" + path + "\": larger than 64 KiB";
-        break;
-      }
-    }
-  }
-  ::close(fd);
-  if (!ok) return std::nullopt;
+  const std::string& text = *read;
   std::vector<std::string> keys;
   std::size_t start = 0;
   while (start <= text.size()) {

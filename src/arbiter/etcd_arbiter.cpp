@@ -26,6 +26,8 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json.hpp>
 
+#include "ftproxy/common/secret_file.hpp"
+
 namespace ftproxy::arbiter {
 
 namespace asio = boost::asio;
@@ -375,13 +377,13 @@ bool is_token_error(unsigned status, std::string_view body) {
 }  // namespace etcd
 
 std::optional<std::string> load_etcd_password_file(const std::string& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot read etcd password file " + path;
+  std::string why;
+  const auto text = read_secret_file(path, 4096, why);
+  if (!text) {
+    error = "etcd password file: " + why;
     return std::nullopt;
   }
-  std::string line;
-  std::getline(in, line);
+  std::string line = text->substr(0, text->find('\n'));
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
   if (line.empty()) {
     error = "etcd password file " + path + " is empty";

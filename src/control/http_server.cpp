@@ -17,6 +17,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "ftproxy/common/secret_file.hpp"
+
 namespace ftproxy::control {
 
 namespace asio = boost::asio;
@@ -335,49 +337,23 @@ void ControlServer::stop() {
 }
 
 std::optional<std::string> load_token_file(const std::string& path, std::string& error) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    error = fmt::format("token file \"{}\": cannot open: {}", path, std::strerror(errno));
+  std::string why;
+  auto token = read_secret_file(path, 4096, why);
+  if (!token) {
+    error = "token file: " + why;
     return std::nullopt;
   }
-  struct stat st {};
-  std::string token;
-  if (::fstat(fd, &st) != 0) {
-    error = fmt::format("token file \"{}\": cannot stat: {}", path, std::strerror(errno));
-  } else if (!S_ISREG(st.st_mode)) {
-    error = fmt::format("token file \"{}\": not a regular file", path);
-  } else if ((st.st_mode & 077) != 0) {
-    error = fmt::format("token file \"{}\": accessible by group/others (mode {:04o}); chmod 600 it", path,
-                        static_cast<unsigned>(st.st_mode & 07777));
-  } else if (st.st_size > 4096) {
-    error = fmt::format("token file \"{}\": larger than 4096 bytes", path);
-  } else {
-    char buf[4097];
-    std::size_t len = 0;
-    for (;;) {
-      const ssize_t n = ::read(fd, buf + len, sizeof(buf) - len);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      len += static_cast<std::size_t>(n);
-      if (len == sizeof(buf)) break;
-    }
-    token.assign(buf, len);
-    while (!token.empty() &&
-           (token.back() == '\n' || token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) {
-      token.pop_back();
-    }
-    if (len == sizeof(buf)) {
-      error = fmt::format("token file \"{}\": larger than 4096 bytes", path);
-    } else if (token.empty()) {
-      error = fmt::format("token file \"{}\": empty", path);
-    } else if (!std::all_of(token.begin(), token.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
-      error = fmt::format("token file \"{}\": token contains whitespace or control characters", path);
-    } else {
-      ::close(fd);
-      return token;
-    }
+  while (!token->empty() &&
+         (token->back() == '\n' || token->back() == '\r' || token->back() == ' ' || token->back() == '\t')) {
+    token->pop_back();
   }
-  ::close(fd);
+  if (token->empty()) {
+    error = fmt::format("token file \"{}\": empty", path);
+  } else if (!std::all_of(token->begin(), token->end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+    error = fmt::format("token file \"{}\": token contains whitespace or control characters", path);
+  } else {
+    return token;
+  }
   return std::nullopt;
 }
 

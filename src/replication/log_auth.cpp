@@ -18,6 +18,7 @@
 #include <openssl/sha.h>
 
 #include "ftproxy/common/bytes.hpp"
+#include "ftproxy/common/secret_file.hpp"
 
 namespace ftproxy::replication {
 
@@ -40,45 +41,9 @@ bool is_space(char c) noexcept {
 }  // namespace
 
 std::optional<std::vector<std::uint8_t>> load_log_key(const std::string& path, std::string& error) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    error = fmt::format("cannot open \"{}\": {}", path, std::strerror(errno));
-    return std::nullopt;
-  }
-  struct stat st {};
-  std::string text;
-  bool ok = ::fstat(fd, &st) == 0;
-  if (!ok) {
-    error = fmt::format("cannot stat \"{}\": {}", path, std::strerror(errno));
-  } else if (!S_ISREG(st.st_mode)) {
-    error = fmt::format("\"{}\" is not a regular file", path);
-    ok = false;
-  } else if ((st.st_mode & 077) != 0) {
-    error = fmt::format(
-        "\"{}\" has mode {:04o}: a key file must not be accessible by group or others "
-        "(chmod 600 or 400)",
-        path, static_cast<unsigned>(st.st_mode & 07777));
-    ok = false;
-  } else {
-    char buf[kMaxKeyFileBytes + 1];
-    std::size_t have = 0;
-    for (;;) {
-      const ssize_t n = ::read(fd, buf + have, sizeof(buf) - have);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        error = fmt::format("cannot read \"{}\": {}", path, std::strerror(errno));
-        ok = false;
-        break;
-      }
-      if (n == 0) break;
-      have += static_cast<std::size_t>(n);
-      if (have == sizeof(buf)) break;
-    }
-    text.assign(buf, have);
-    OPENSSL_cleanse(buf, sizeof(buf));
-  }
-  ::close(fd);
-  if (!ok) return std::nullopt;
+  auto read = read_secret_file(path, kMaxKeyFileBytes, error);
+  if (!read) return std::nullopt;
+  std::string& text = *read;
 
   std::size_t b = 0;
   std::size_t e = text.size();

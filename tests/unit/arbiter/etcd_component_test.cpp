@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -337,8 +338,13 @@ TEST(EtcdPasswordFile, FirstLineTrimmed) {
   testing::TempDir dir;
   dir.write("pw", "s3cret \r\nignored\n");
   dir.write("empty", "\n");
+  dir.write("open", "s3cret\n");
+  for (const char* f : {"pw", "empty"}) ::chmod(dir.file(f).c_str(), 0600);
+  ::chmod(dir.file("open").c_str(), 0644);
   std::string error;
   EXPECT_EQ(load_etcd_password_file(dir.file("pw"), error).value_or(""), "s3cret");
+  EXPECT_FALSE(load_etcd_password_file(dir.file("open"), error).has_value());
+  EXPECT_NE(error.find("mode 0644"), std::string::npos) << error;
   EXPECT_FALSE(load_etcd_password_file(dir.file("empty"), error).has_value());
   EXPECT_NE(error.find("empty"), std::string::npos);
   EXPECT_FALSE(load_etcd_password_file(dir.file("missing"), error).has_value());

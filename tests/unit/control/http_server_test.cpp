@@ -415,7 +415,7 @@ TEST_F(TokenFile, RefusesGroupOrWorldAccessibleFile) {
   std::string error;
   write("abc\n", 0644);
   EXPECT_FALSE(load_token_file(path_, error));
-  EXPECT_THAT(error, HasSubstr("accessible by group/others (mode 0644)"));
+  EXPECT_THAT(error, HasSubstr("has mode 0644: a secret file must not be accessible by group or others"));
   write("abc\n", 0640);
   EXPECT_FALSE(load_token_file(path_, error));
 }
