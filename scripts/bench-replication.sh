@@ -8,7 +8,14 @@
 # ratios, the log channel's RTT, and log bytes per inbound byte.
 #
 # Usage: bash scripts/bench-replication.sh
-# Environment: BENCH_IPERF_S (5), BENCH_RTT_N (2000), BENCH_REDIS_N (50000).
+# Environment: BENCH_IPERF_S (5), BENCH_RTT_N (2000), BENCH_REDIS_N (50000),
+# BENCH_PARTS ("iperf rtt redis"; a subset measures only those rows),
+# BENCH_ROUNDS (3): rounds of the three modes in turn (medians are reported),
+# BENCH_HOSTS ("2"): "2" models two hosts on this 2-core machine: the client, the
+#   primary side (proxy, server, kernel bridge or standalone proxy) run on CPU 0 and the
+#   backup side (proxy and server) on CPU 1, as the backup has a machine of its own in a
+#   deployment; "1" lets every process run anywhere (the replicated pair then competes
+#   with its own backup for the primary's cores).
 set -euo pipefail
 
 source "$(dirname "$0")/../tests/e2e/lib/topology.sh"
@@ -19,28 +26,77 @@ source "$(dirname "$0")/lib/bench.sh"
 ftp_require_cmd iperf3 redis-benchmark redis-cli ping jq curl
 [[ -x $FTPROXY_BIN ]] || ftp_die "build first (scripts/setup.sh): no $FTPROXY_BIN"
 declare -A R=()  # "<mode>:<metric>" -> value (filled by bench_measure)
-measure() { bench_measure "$1" iperf rtt redis; }
+read -r -a BENCH_PARTS_A <<<"${BENCH_PARTS:-iperf rtt redis}"
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+[[ $BENCH_ROUNDS =~ ^[1-9][0-9]*$ ]] || ftp_die "BENCH_ROUNDS must be a positive integer"
+
+BENCH_HOSTS=${BENCH_HOSTS:-2}
+[[ $BENCH_HOSTS == 1 || $BENCH_HOSTS == 2 ]] || ftp_die "BENCH_HOSTS must be 1 or 2"
+if [[ $BENCH_HOSTS == 2 ]]; then
+  (($(nproc) >= 2)) || ftp_die "BENCH_HOSTS=2 needs 2 CPUs"
+  ftp_require_cmd taskset
+  taskset -p -c 0 $$ >/dev/null # every process started from here on runs on CPU 0 ...
+fi
+# ... but the backup side, moved to CPU 1 (all its threads) once started.
+backup_host() {
+  [[ $BENCH_HOSTS == 2 ]] || return 0
+  local name
+  for name in "$@"; do taskset -a -p -c 1 "$(topo_pid "$name")" >/dev/null; done
+}
 
 topo_init
 pair_setup
-topo_start_iperf iperf1 "$TOPO_NS_S1"
-topo_start_iperf iperf2 "$TOPO_NS_S2"
-# The reverse run gets fresh iperf3 servers (see _bench_iperf in scripts/lib/bench.sh).
-topo_start_iperf iperf1r "$TOPO_NS_S1" 5202
-topo_start_iperf iperf2r "$TOPO_NS_S2" 5202
+backup_host redis2
+if [[ $BENCH_HOSTS == 2 ]]; then
+  # A veth delivers a frame in the sender's context, so without this the backup's
+  # receive work for the log stream would run on the primary's CPU (and the primary's
+  # for the acks on the backup's): RPS on each log end steers it to its own host's CPU,
+  # as a NIC on a second machine would.
+  topo_exec "$TOPO_NS_P1" sh -c 'echo 1 >/sys/class/net/log/queues/rx-0/rps_cpus'
+  topo_exec "$TOPO_NS_P2" sh -c 'echo 2 >/sys/class/net/log/queues/rx-0/rps_cpus'
+fi
+# Every round gets fresh iperf3 servers, and the reverse run its own pair of them
+# (BENCH_IPERF_REV_PORT, see _bench_iperf in scripts/lib/bench.sh): iperf3's control
+# connection carries per-server timing results, so a replicated backup server diverges
+# at the end of each test and its next test would start out of step.
 export BENCH_IPERF_REV_PORT=5202
+fresh_iperf() {
+  local n
+  for n in iperf1 iperf2 iperf1r iperf2r; do topo_stop "$n" || true; done
+  topo_start_iperf iperf1 "$TOPO_NS_S1"
+  topo_start_iperf iperf2 "$TOPO_NS_S2"
+  topo_start_iperf iperf1r "$TOPO_NS_S1" 5202
+  topo_start_iperf iperf2r "$TOPO_NS_S2" 5202
+  backup_host iperf2 iperf2r
+  sleep 0.3 # listening
+}
 
-topo_kernel_bridge "$TOPO_NS_P1"
-measure kernel
-topo_kernel_bridge_remove "$TOPO_NS_P1"
-
+# Rounds: the three modes one after the other, BENCH_ROUNDS times, so that a burst of
+# load from elsewhere on this shared machine hits one round, not one mode. Round 1
+# measures every part; later rounds only the iperf3 throughput (the noisiest figure).
 pair_write_config primary "$TOPO_DIR/standalone.toml" 'node.role="standalone"'
-topo_start_proxy standalone "$TOPO_NS_P1" "$TOPO_DIR/standalone.toml"
-measure standalone
-topo_stop standalone
+for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+  parts=("${BENCH_PARTS_A[@]}")
+  ((round == 1)) || parts=(iperf)
+  fresh_iperf
+  topo_kernel_bridge "$TOPO_NS_P1"
+  bench_measure "kernel.$round" "${parts[@]}"
+  topo_kernel_bridge_remove "$TOPO_NS_P1"
 
-pair_start_proxies
-measure replicated
+  topo_start_proxy standalone "$TOPO_NS_P1" "$TOPO_DIR/standalone.toml"
+  bench_measure "standalone.$round" "${parts[@]}"
+  topo_stop standalone
+
+  fresh_iperf
+  pair_start_proxies
+  backup_host backup
+  bench_measure "replicated.$round" "${parts[@]}"
+  if ((round < BENCH_ROUNDS)); then
+    topo_stop primary || true
+    topo_stop backup || true
+  fi
+done
+# The last round's pair is still up: its counters cover that round.
 st_p=$(topo_status "$TOPO_NS_P1")
 st_b=$(topo_status "$TOPO_NS_P2")
 log_bytes=$(jq -r '.log.bytes_sent' <<<"$st_p")
@@ -53,13 +109,32 @@ topo_exec "$TOPO_NS_P1" ping -c 200 -i 0.01 -W 1 "$TOPO_LOG_IP2" |
   sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | awk '{printf "%.0f\n", $1 * 1000}' | sort -n >"$TOPO_DIR/logping.txt"
 R[log_rtt_p50]=$(awk '{v[NR]=$1} END {print v[int(NR/2)+1]}' "$TOPO_DIR/logping.txt")
 
-ratio() { awk -v a="${R[$2:$1]:-0}" -v b="${R[replicated:$1]:-0}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else printf "–" }'; }
+# median M:METRIC: the median over the rounds that measured it ("–" if none).
+median() {
+  local r v=()
+  for ((r = 1; r <= BENCH_ROUNDS; r++)); do [[ -n ${R[$1.$r:$2]:-} ]] && v+=("${R[$1.$r:$2]}"); done
+  ((${#v[@]})) || { printf '–'; return; }
+  printf '%s\n' "${v[@]}" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
+}
+# ratios BASE METRIC: replicated/BASE of each round that measured both, then their median.
+ratios() {
+  local r out=()
+  for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+    [[ -n ${R[$1.$r:$2]:-} && -n ${R[replicated.$r:$2]:-} ]] || continue
+    out+=("$(awk -v a="${R[$1.$r:$2]}" -v b="${R[replicated.$r:$2]}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else printf "0" }')")
+  done
+  ((${#out[@]})) || { printf '–'; return; }
+  printf '%s (%s)' "$(printf '%s\n' "${out[@]}" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}')" "${out[*]}"
+}
 row() {
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$2" "${R[kernel:$1]:-–}" "${R[standalone:$1]:-–}" \
-    "${R[replicated:$1]:-–}" "$(ratio "$1" standalone)" "$(ratio "$1" kernel)"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$2" "$(median kernel "$1")" "$(median standalone "$1")" \
+    "$(median replicated "$1")" "$(ratios standalone "$1")" "$(ratios kernel "$1")"
 }
 echo
-bench_machine_line "Replication"
+bench_machine_line "Replication (BENCH_HOSTS=$BENCH_HOSTS)"
+echo
+echo "Medians over $BENCH_ROUNDS rounds (kernel, standalone, replicated in turn; rtt and redis in round 1 only);"
+echo "ratio columns: median of the rounds' ratios, then each round's in brackets."
 echo
 echo "| metric | kernel bridge | standalone | replicated | replicated / standalone | replicated / bridge |"
 echo "|---|---|---|---|---|---|"
@@ -70,9 +145,9 @@ row rtt_p99 "TCP request RTT p99 (µs)"
 row set_rps "redis SET (req/s, -n $BENCH_REDIS_N -c 10)"
 row get_rps "redis GET (req/s)"
 echo
-added=$(awk -v a="${R[standalone:rtt_p50]}" -v b="${R[replicated:rtt_p50]}" 'BEGIN {printf "%.0f", b - a}')
+added=$(awk -v a="${R[standalone.1:rtt_p50]:-}" -v b="${R[replicated.1:rtt_p50]:-}" 'BEGIN {if (a == "" || b == "") printf "–"; else printf "%.0f", b - a}')
 echo "- added request RTT p50 (replicated − standalone): ${added} µs; log-link ICMP RTT p50: ${R[log_rtt_p50]} µs;" \
-  "mean output hold: ${R[hold_avg_us]} µs"
-echo "- log channel bytes / inbound bytes on ext: ${R[log_ratio]}"
-echo "- backup divergence counter after the run: ${R[divergence]} (iperf3's control connection carries"
+  "mean output hold (last round): ${R[hold_avg_us]} µs"
+echo "- log channel bytes / inbound bytes on ext (last round): ${R[log_ratio]}"
+echo "- backup divergence counter after the last round: ${R[divergence]} (iperf3's control connection carries"
 echo "  per-server timing results, so a non-zero value here comes from iperf3, not from redis)"
