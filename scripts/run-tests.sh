@@ -66,6 +66,23 @@ record() {
 LOG_DIR="$FTP_BUILD_DIR/test-logs"
 banner() { echo; echo "=== $* ==="; }
 
+# run_timed STAGE NAME LIMIT LOG CMD...: one e2e script or replay case, CMD run under
+# `timeout LIMIT` with its output in LOG; counted as a pass (exit 0), a skip (exit 77; its
+# SKIP line is shown) or a failure (anything else; 124 = timed out).
+run_timed() {
+  local stage=$1 name=$2 limit=$3 log=$4 rc start=$SECONDS
+  shift 4
+  timeout -k 10 "$limit" "$@" >"$log" 2>&1
+  rc=$?
+  echo "  ($name: exit $rc after $((SECONDS - start))s, log $log)"
+  case $rc in
+    0) record "$stage" "$name" pass ;;
+    77) record "$stage" "$name" skip; grep -m1 'SKIP' "$log" | sed 's/^/    /' ;;
+    124) echo "  TIMEOUT after ${limit}s"; record "$stage" "$name" fail "$log" ;;
+    *) record "$stage" "$name" fail "$log" ;;
+  esac
+}
+
 # ---- build ----
 if ((SKIP_SETUP == 0)) && want build; then
   banner "build: scripts/setup.sh"
@@ -226,17 +243,7 @@ if want e2e; then
     [[ -f $t ]] || continue
     name=$(basename "$t" .sh)
     [[ -z ${FTP_E2E_FILTER:-} || $name =~ $FTP_E2E_FILTER ]] || continue
-    log="$LOG_DIR/e2e-$name.log"
-    start=$SECONDS
-    timeout -k 10 "$E2E_TIMEOUT" bash "$t" >"$log" 2>&1
-    rc=$?
-    echo "  ($name: exit $rc after $((SECONDS - start))s, log $log)"
-    case $rc in
-      0) record e2e "$name" pass ;;
-      77) record e2e "$name" skip; grep -m1 'SKIP' "$log" | sed 's/^/    /' ;;
-      124) echo "  TIMEOUT after ${E2E_TIMEOUT}s"; record e2e "$name" fail "$log" ;;
-      *) record e2e "$name" fail "$log" ;;
-    esac
+    run_timed e2e "$name" "$E2E_TIMEOUT" "$LOG_DIR/e2e-$name.log" bash "$t"
   done
 fi
 
@@ -249,17 +256,8 @@ if want replay; then
     [[ -f $d/case.toml ]] || continue
     name=$(basename "$d")
     [[ -z ${FTP_REPLAY_FILTER:-} || $name =~ $FTP_REPLAY_FILTER ]] || continue
-    log="$LOG_DIR/replay-$name.log"
-    start=$SECONDS
-    timeout -k 10 "$REPLAY_TIMEOUT" bash scripts/replay.sh --out "$LOG_DIR/replay" "$d" >"$log" 2>&1
-    rc=$?
-    echo "  ($name: exit $rc after $((SECONDS - start))s, log $log)"
-    case $rc in
-      0) record replay "$name" pass ;;
-      77) record replay "$name" skip; grep -m1 'SKIP' "$log" | sed 's/^/    /' ;;
-      124) echo "  TIMEOUT after ${REPLAY_TIMEOUT}s"; record replay "$name" fail "$log" ;;
-      *) record replay "$name" fail "$log" ;;
-    esac
+    run_timed replay "$name" "$REPLAY_TIMEOUT" "$LOG_DIR/replay-$name.log" \
+      bash scripts/replay.sh --out "$LOG_DIR/replay" "$d"
   done
 fi
 

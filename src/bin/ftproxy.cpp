@@ -16,23 +16,22 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/program_options.hpp>
 
+#include "daemon_command_line.hpp"
 #include "ftproxy/control/config.hpp"
 #include "ftproxy/control/logging.hpp"
 #include "ftproxy/control/privileges.hpp"
 #include "ftproxy/node/node.hpp"
 #include "ftproxy/replication/log_auth.hpp"
+#include "ftproxy/replication/log_tls.hpp"
 #include "ftproxy_build_config.hpp"
 
-namespace po = boost::program_options;
 using namespace ftproxy;
+using bin::kExitConfig;
+using bin::kExitOk;
+using bin::kExitRuntime;
 
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitRuntime = 1;
-constexpr int kExitConfig = 2;
 
 std::optional<control::ProxyConfig> load(const std::string& path, bool check_env) {
   std::vector<std::string> errors;
@@ -42,6 +41,15 @@ std::optional<control::ProxyConfig> load(const std::string& path, bool check_env
   if (cfg && check_env && !cfg->log.key_file.empty() && ::access(cfg->log.key_file.c_str(), F_OK) == 0) {
     std::string why;
     if (!replication::load_log_key(cfg->log.key_file, why)) errors.push_back("log.key_file: " + why);
+  }
+  // The TLS files as the start loads them: key mode, PEM contents, key matching the cert.
+  if (cfg && check_env && cfg->log.tls && ::access(cfg->log.tls_cert_file.c_str(), F_OK) == 0 &&
+      ::access(cfg->log.tls_key_file.c_str(), F_OK) == 0 &&
+      ::access(cfg->log.tls_ca_file.c_str(), F_OK) == 0) {
+    std::string why;
+    if (!replication::make_log_tls({cfg->log.tls_cert_file, cfg->log.tls_key_file, cfg->log.tls_ca_file},
+                                   why))
+      errors.push_back("log." + why);
   }
   if (!errors.empty()) {
     for (const auto& e : errors) std::cerr << path << ": " << e << "\n";
@@ -53,40 +61,15 @@ std::optional<control::ProxyConfig> load(const std::string& path, bool check_env
 }  // namespace
 
 int main(int argc, char** argv) {
-  po::options_description desc("Usage: ftproxy --config FILE\n\nOptions");
-  desc.add_options()("help,h", "show this help")("version", "print the version")(
-      "config,c", po::value<std::string>(), "run with this TOML configuration")(
-      "check-config", po::value<std::string>(),
-      "validate a configuration (and its interfaces/files) and exit");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::cerr << "ftproxy: " << e.what() << "\n" << desc << "\n";
-    return kExitConfig;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return kExitOk;
-  }
-  if (vm.count("version")) {
-    std::cout << "ftproxy " << FTPROXY_VERSION << " (backends: pcap pcap-file memory"
-              << (FTPROXY_HAVE_DPDK ? " dpdk" : "") << ")\n";
-    return kExitOk;
-  }
-  if (vm.count("check-config")) {
-    const auto path = vm["check-config"].as<std::string>();
-    if (!load(path, true)) return kExitConfig;
-    std::cout << path << ": ok\n";
-    return kExitOk;
-  }
-  if (!vm.count("config")) {
-    std::cerr << "ftproxy: --config FILE is required\n" << desc << "\n";
-    return kExitConfig;
-  }
-  const auto path = vm["config"].as<std::string>();
-  auto cfg = load(path, true);
+  const bin::DaemonStart start = bin::parse_daemon_command_line(
+      argc, argv,
+      {"ftproxy",
+       std::string("ftproxy ") + FTPROXY_VERSION + " (backends: pcap pcap-file memory" +
+           (FTPROXY_HAVE_DPDK ? " dpdk" : "") + ")",
+       "validate a configuration (and its interfaces/files) and exit",
+       [](const std::string& path) { return load(path, true).has_value(); }});
+  if (start.exit_code) return *start.exit_code;
+  auto cfg = load(start.config_path, true);
   if (!cfg) return kExitConfig;
 
   control::setup_logging(cfg->logging, "ftproxy[" + cfg->node.name + "]");

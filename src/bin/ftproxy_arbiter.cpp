@@ -13,8 +13,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
-#include <boost/program_options.hpp>
 
+#include "daemon_command_line.hpp"
 #include "ftproxy/arbiter/auth.hpp"
 #include "ftproxy/arbiter/embedded_server.hpp"
 #include "ftproxy/arbiter/flag_store.hpp"
@@ -25,14 +25,12 @@
 #include "ftproxy/control/metrics.hpp"
 #include "ftproxy_build_config.hpp"
 
-namespace po = boost::program_options;
 using namespace ftproxy;
+using bin::kExitConfig;
+using bin::kExitOk;
+using bin::kExitRuntime;
 
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitRuntime = 1;
-constexpr int kExitConfig = 2;
 
 // The key files named by the config, read and mode-checked (auth::load_key_file).
 std::optional<arbiter::auth::KeyRing> load_keys(const control::ArbiterServerConfig& cfg,
@@ -225,38 +223,12 @@ int run(const control::ArbiterServerConfig& cfg, arbiter::auth::KeyRing keys) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  po::options_description desc("Usage: ftproxy-arbiter --config FILE\n\nOptions");
-  desc.add_options()("help,h", "show this help")("version", "print the version")(
-      "config,c", po::value<std::string>(), "run with this TOML configuration")(
-      "check-config", po::value<std::string>(), "validate a configuration and exit");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::cerr << "ftproxy-arbiter: " << e.what() << "\n" << desc << "\n";
-    return kExitConfig;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return kExitOk;
-  }
-  if (vm.count("version")) {
-    std::cout << "ftproxy-arbiter " << FTPROXY_VERSION << "\n";
-    return kExitOk;
-  }
-  if (vm.count("check-config")) {
-    const auto path = vm["check-config"].as<std::string>();
-    if (!load(path)) return kExitConfig;
-    std::cout << path << ": ok\n";
-    return kExitOk;
-  }
-  if (!vm.count("config")) {
-    std::cerr << "ftproxy-arbiter: --config FILE is required\n" << desc << "\n";
-    return kExitConfig;
-  }
-  const auto path = vm["config"].as<std::string>();
-  auto loaded = load(path);
+  const bin::DaemonStart start = bin::parse_daemon_command_line(
+      argc, argv,
+      {"ftproxy-arbiter", std::string("ftproxy-arbiter ") + FTPROXY_VERSION,
+       "validate a configuration and exit", [](const std::string& path) { return load(path).has_value(); }});
+  if (start.exit_code) return *start.exit_code;
+  auto loaded = load(start.config_path);
   if (!loaded) return kExitConfig;
   try {
     return run(loaded->cfg, std::move(loaded->keys));

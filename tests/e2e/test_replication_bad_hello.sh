@@ -28,22 +28,17 @@ repl_start_pair
 
 cluster="e2e-$TOPO_PFX"
 refused() { repl_status_get "$TOPO_NS_P2" .log.refused_hellos; }
-acked_now() { wc -l <"$TOPO_DIR/acked" 2>/dev/null || echo 0; }
-reconnects1_0=$(repl_status_get "$TOPO_NS_P1" .log.reconnects)
-reconnects2_0=$(repl_status_get "$TOPO_NS_P2" .log.reconnects)
+repl_note_reconnects
 refused_0=$(refused)
 
-: >"$TOPO_DIR/acked"
-topo_spawn kv "$TOPO_NS_C" "$FTP_PYTHON" "$FTP_REPO_ROOT/tests/e2e/tools/kv_client.py" \
-  --host "$TOPO_SERVICE_IP" --seconds 12 --acked "$TOPO_DIR/acked" --interval 0.002
-ftp_wait_until 5 bash -c "(( \$(wc -l <'$TOPO_DIR/acked') >= 50 ))" || repl_fail "kv_client did not start writing"
+repl_kv_start 12
 
 # probe KIND REASON: one bad opening from P1; the backup closes it without a reply, the
 # refusal is counted and (for a decode error) logged with REASON and the probe's port.
 probe() {
   local kind=$1 reason=$2 out port before after a0 a1
   before=$(refused)
-  a0=$(acked_now)
+  a0=$(repl_kv_acked)
   out=$(topo_exec "$TOPO_NS_P1" timeout 10 "$FTP_PYTHON" "$TOPO_DIR/log_probe.py" "$kind" \
     "$TOPO_LOG_IP2" 7600 "$cluster") || repl_fail "probe $kind: the backup did not close the connection ($out)"
   port=$(awk '/^local_port/ { print $2 }' <<<"$out")
@@ -57,7 +52,7 @@ probe() {
       repl_fail "probe $kind: no log line with reason $reason for port $port: $(grep 'log channel' "$(topo_log backup)" | tail -n 3)"
   fi
   topo_alive kv || repl_fail "kv_client ended during probe $kind: $(cat "$(topo_log kv)")"
-  a1=$(acked_now)
+  a1=$(repl_kv_acked)
   ftp_log "probe $kind from port $port: $(tail -n 1 <<<"$out"), refused_hellos $after, kv acked $a0 -> $a1"
 }
 
@@ -73,36 +68,15 @@ probe wrong_epoch wrong_epoch
 sleep 1.1
 probe wrong_role wrong_role
 probe silent ""
-acked_probes=$(acked_now)
+acked_probes=$(repl_kv_acked)
 
 # kv_client ends on its own (--seconds); bounded wait.
-ftp_wait_until 20 bash -c "! kill -0 $(topo_pid kv) 2>/dev/null || [[ \$(awk '{print \$3}' /proc/$(topo_pid kv)/stat) == Z ]]" ||
-  repl_fail "kv_client did not finish"
-rc=0
-topo_stop kv || rc=$?
-summary=$(tail -n 1 "$(topo_log kv)")
-ftp_log "kv_client: $summary"
-((rc == 0)) || repl_fail "kv_client exited $rc: $summary"
-jq -e '.error == null and .acked > 0' <<<"$summary" >/dev/null || repl_fail "kv_client: $summary"
-acked=$(jq .acked <<<"$summary")
-((acked > acked_probes)) || repl_fail "no write acked after the probes ($acked_probes -> $acked)"
-
-repl_assert_no_failover
-st1=$(topo_status "$TOPO_NS_P1")
-st2=$(topo_status "$TOPO_NS_P2")
-[[ $(jq .log.reconnects <<<"$st1") == "$reconnects1_0" ]] || repl_fail "primary log channel reconnected: $(jq -c .log <<<"$st1")"
-[[ $(jq .log.reconnects <<<"$st2") == "$reconnects2_0" ]] || repl_fail "backup log channel reconnected: $(jq -c .log <<<"$st2")"
-jq -e '.log.connected == true and .state == "backup"' <<<"$st2" >/dev/null || repl_fail "backup: $(jq -c '{state, log}' <<<"$st2")"
-jq -e '.log.connected == true and .state == "primary"' <<<"$st1" >/dev/null || repl_fail "primary: $(jq -c '{state, log}' <<<"$st1")"
-[[ $(jq .log.refused_hellos <<<"$st2") == $((refused_0 + 6)) ]] || repl_fail "refused_hellos $(jq .log.refused_hellos <<<"$st2"), expected $((refused_0 + 6))"
+repl_kv_finish 20 "$acked_probes" probes
+[[ $(jq .log.refused_hellos <<<"$REPL_ST2") == $((refused_0 + 6)) ]] || repl_fail "refused_hellos $(jq .log.refused_hellos <<<"$REPL_ST2"), expected $((refused_0 + 6))"
 m=$(topo_metrics "$TOPO_NS_P2" | awk '$1 == "ftproxy_log_refused_hellos_total" { print $2 }')
 [[ $m == $((refused_0 + 6)) ]] || repl_fail "ftproxy_log_refused_hellos_total is '$m', expected $((refused_0 + 6))"
 ! grep -q "primary '.*' reconnected\|replacing the old connection" "$(topo_log backup)" ||
   repl_fail "the backup replaced its log connection: $(grep -i reconnect "$(topo_log backup)")"
 
-repl_wait_replicas_equal 5 || repl_fail "S1 and S2 hold different data"
-((REPL_DBSIZE == acked)) || repl_fail "DBSIZE $REPL_DBSIZE, but kv_client had $acked writes acked"
-last=$(tail -n 1 "$TOPO_DIR/acked")
-[[ $(repl_redis "$TOPO_NS_S2" GET "k$last") == "v$last" ]] || repl_fail "last acked write k$last missing on S2"
-repl_assert_no_failover
-ftp_log "PASS ($acked writes acked, refused_hellos $(jq .log.refused_hellos <<<"$st2"))"
+repl_kv_check_on_backup
+ftp_log "PASS ($REPL_KV_ACKED writes acked, refused_hellos $(jq .log.refused_hellos <<<"$REPL_ST2"))"

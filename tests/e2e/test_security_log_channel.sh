@@ -75,10 +75,7 @@ jq -e '.log.auth.mode == "psk" and .log.auth.authenticated == 1' <<<"$st1" >/dev
 grep -q "connected to backup .*authenticated with log.key_file" "$(topo_log primary)" ||
   repl_fail "primary did not log an authenticated connection: $(grep 'log channel' "$(topo_log primary)")"
 
-: >"$TOPO_DIR/acked"
-topo_spawn kv "$TOPO_NS_C" "$FTP_PYTHON" "$FTP_REPO_ROOT/tests/e2e/tools/kv_client.py" \
-  --host "$TOPO_SERVICE_IP" --seconds 25 --acked "$TOPO_DIR/acked" --interval 0.002
-ftp_wait_until 5 bash -c "(( \$(wc -l <'$TOPO_DIR/acked') >= 50 ))" || repl_fail "kv_client did not start writing"
+repl_kv_start 25
 sleep 1  # entries flow on the captured connection
 topo_stop capture INT 5 || true
 [[ -s $TOPO_DIR/log.pcap ]] || repl_fail "nothing captured on the log link"
@@ -192,16 +189,14 @@ sys.exit(0 if how != "open" else 1)
 PY
 
 failures() { repl_status_get "$TOPO_NS_P2" ".log.auth.failures.$1"; }
-acked_now() { wc -l <"$TOPO_DIR/acked" 2>/dev/null || echo 0; }
-reconnects1_0=$(repl_status_get "$TOPO_NS_P1" .log.reconnects)
-reconnects2_0=$(repl_status_get "$TOPO_NS_P2" .log.reconnects)
+repl_note_reconnects
 
 # intrude KIND REASON: one hostile opening from X; the backup refuses it, counts REASON
 # once and logs it with X's port.
 intrude() {
   local kind=$1 reason=$2 out port before after a0 a1
   before=$(failures "$reason")
-  a0=$(acked_now)
+  a0=$(repl_kv_acked)
   out=$(topo_exec "$TOPO_NS_X" timeout 20 "$FTP_PYTHON" "$TOPO_DIR/log_intruder.py" "$kind" \
     "$TOPO_LOG_IP2" 7600 "$cluster" "$TOPO_DIR/log.key" "$TOPO_DIR/log.pcap") ||
     repl_fail "intruder $kind: the backup did not close the connection ($out)"
@@ -214,7 +209,7 @@ intrude() {
   ftp_wait_until 2 grep -q "refused connection from $X_IP:$port: authentication failed: $reason" "$(topo_log backup)" ||
     repl_fail "intruder $kind: no log line with reason $reason for port $port: $(grep 'log channel' "$(topo_log backup)" | tail -n 3)"
   topo_alive kv || repl_fail "kv_client ended during intruder $kind: $(cat "$(topo_log kv)")"
-  a1=$(acked_now)
+  a1=$(repl_kv_acked)
   ftp_log "intruder $kind from port $port: $(tr '\n' ' ' <<<"$out")-> $reason $after, kv acked $a0 -> $a1"
   INTRUDER_OUT=$out
 }
@@ -230,30 +225,13 @@ intrude replay bad_proof
 grep -q 'first_record_type 1 auth 1' <<<"$INTRUDER_OUT" || repl_fail "replay: the capture does not start with the keyed HELLO: $INTRUDER_OUT"
 replay_bytes=$(awk '/^replay_bytes/ { print $2 }' <<<"$INTRUDER_OUT")
 ((replay_bytes > 1000)) || repl_fail "replay: only $replay_bytes bytes captured (no entries?)"
-acked_intruders=$(acked_now)
+acked_intruders=$(repl_kv_acked)
 
-ftp_wait_until 25 bash -c "! kill -0 $(topo_pid kv) 2>/dev/null || [[ \$(awk '{print \$3}' /proc/$(topo_pid kv)/stat) == Z ]]" ||
-  repl_fail "kv_client did not finish"
-rc=0
-topo_stop kv || rc=$?
-summary=$(tail -n 1 "$(topo_log kv)")
-ftp_log "kv_client: $summary"
-((rc == 0)) || repl_fail "kv_client exited $rc: $summary"
-jq -e '.error == null and .acked > 0' <<<"$summary" >/dev/null || repl_fail "kv_client: $summary"
-acked=$(jq .acked <<<"$summary")
-((acked > acked_intruders)) || repl_fail "no write acked after the intruders ($acked_intruders -> $acked)"
-
-repl_assert_no_failover
-st1=$(topo_status "$TOPO_NS_P1")
-st2=$(topo_status "$TOPO_NS_P2")
-[[ $(jq .log.reconnects <<<"$st1") == "$reconnects1_0" ]] || repl_fail "primary log channel reconnected: $(jq -c .log <<<"$st1")"
-[[ $(jq .log.reconnects <<<"$st2") == "$reconnects2_0" ]] || repl_fail "backup log channel reconnected: $(jq -c .log <<<"$st2")"
-jq -e '.log.connected == true and .state == "backup" and .log.auth.authenticated == 1' <<<"$st2" >/dev/null ||
-  repl_fail "backup: $(jq -c '{state, log}' <<<"$st2")"
-jq -e '.log.connected == true and .state == "primary"' <<<"$st1" >/dev/null || repl_fail "primary: $(jq -c '{state, log}' <<<"$st1")"
-jq -e '[.log.auth.failures[]] | add == 0' <<<"$st1" >/dev/null || repl_fail "primary counted auth failures: $(jq -c .log.auth <<<"$st1")"
+repl_kv_finish 25 "$acked_intruders" intruders
+jq -e '.log.auth.authenticated == 1' <<<"$REPL_ST2" >/dev/null || repl_fail "backup: $(jq -c '{state, log}' <<<"$REPL_ST2")"
+jq -e '[.log.auth.failures[]] | add == 0' <<<"$REPL_ST1" >/dev/null || repl_fail "primary counted auth failures: $(jq -c .log.auth <<<"$REPL_ST1")"
 jq -e '.log.auth.failures.peer_without_key == 1 and .log.auth.failures.bad_proof == 2 and ([.log.auth.failures[]] | add == 3)' \
-  <<<"$st2" >/dev/null || repl_fail "backup auth failures: $(jq -c .log.auth <<<"$st2")"
+  <<<"$REPL_ST2" >/dev/null || repl_fail "backup auth failures: $(jq -c .log.auth <<<"$REPL_ST2")"
 m=$(topo_metrics "$TOPO_NS_P2")
 [[ $(awk '$1 == "ftproxy_log_auth_failures_total{reason=\"bad_proof\"}" { print $2 }' <<<"$m") == 2 ]] ||
   repl_fail "metrics: $(grep ftproxy_log_auth <<<"$m")"
@@ -262,9 +240,5 @@ m=$(topo_metrics "$TOPO_NS_P2")
 ! grep -q "replacing the old connection" "$(topo_log backup)" ||
   repl_fail "the backup replaced its log connection: $(grep -i replac "$(topo_log backup)")"
 
-repl_wait_replicas_equal 5 || repl_fail "S1 and S2 hold different data"
-((REPL_DBSIZE == acked)) || repl_fail "DBSIZE $REPL_DBSIZE, but kv_client had $acked writes acked"
-last=$(tail -n 1 "$TOPO_DIR/acked")
-[[ $(repl_redis "$TOPO_NS_S2" GET "k$last") == "v$last" ]] || repl_fail "last acked write k$last missing on S2"
-repl_assert_no_failover
-ftp_log "PASS ($acked writes acked; backup refused: $(jq -c .log.auth.failures <<<"$st2"))"
+repl_kv_check_on_backup
+ftp_log "PASS ($REPL_KV_ACKED writes acked; backup refused: $(jq -c .log.auth.failures <<<"$REPL_ST2"))"

@@ -429,3 +429,71 @@ repl_nstat_check() {
   done
   ftp_log "nstat deltas S1/S2:$out"
 }
+
+# ---- a writer that must not notice hostile log connections -----------------------------
+# For the tests that open bad or hostile connections to the backup's log port while the
+# pair replicates (test_replication_bad_hello.sh, test_security_log_channel.sh):
+# kv_client.py writes over one long-lived connection meanwhile, and afterwards the pair
+# must be as if nothing had happened.
+
+# repl_note_reconnects: remembers both proxies' log.reconnects (REPL_RECONNECTS1 for the
+# primary, REPL_RECONNECTS2 for the backup) for repl_kv_finish.
+repl_note_reconnects() {
+  REPL_RECONNECTS1=$(repl_status_get "$TOPO_NS_P1" .log.reconnects)
+  REPL_RECONNECTS2=$(repl_status_get "$TOPO_NS_P2" .log.reconnects)
+}
+
+# repl_kv_start SECONDS: kv_client.py from the client namespace as process "kv", writing
+# for SECONDS, each acked write's number appended to $TOPO_DIR/acked; returns once 50
+# writes were acked (bounded: 5 s).
+repl_kv_start() {
+  : >"$TOPO_DIR/acked"
+  topo_spawn kv "$TOPO_NS_C" "$FTP_PYTHON" "$FTP_REPO_ROOT/tests/e2e/tools/kv_client.py" \
+    --host "$TOPO_SERVICE_IP" --seconds "$1" --acked "$TOPO_DIR/acked" --interval 0.002
+  ftp_wait_until 5 bash -c "(( \$(wc -l <'$TOPO_DIR/acked') >= 50 ))" || repl_fail "kv_client did not start writing"
+}
+
+# repl_kv_acked: how many writes kv_client has acked so far.
+repl_kv_acked() { wc -l <"$TOPO_DIR/acked" 2>/dev/null || echo 0; }
+
+# repl_kv_finish WAIT_S ACKED_BEFORE WHAT: waits (at most WAIT_S seconds) for kv_client to
+# end; fails unless it ended without an error and acked more than ACKED_BEFORE writes
+# (its count once WHAT, e.g. "probes", were over), or if either proxy changed state or
+# reconnected its log channel since repl_note_reconnects, or is not connected in its
+# state. Sets REPL_KV_ACKED (writes acked in all), REPL_ST1 and REPL_ST2 (the /status of
+# the primary and of the backup, read after kv_client ended).
+repl_kv_finish() {
+  local wait_s=$1 before=$2 what=$3 rc=0 summary
+  ftp_wait_until "$wait_s" bash -c "! kill -0 $(topo_pid kv) 2>/dev/null || [[ \$(awk '{print \$3}' /proc/$(topo_pid kv)/stat) == Z ]]" ||
+    repl_fail "kv_client did not finish"
+  topo_stop kv || rc=$?
+  summary=$(tail -n 1 "$(topo_log kv)")
+  ftp_log "kv_client: $summary"
+  ((rc == 0)) || repl_fail "kv_client exited $rc: $summary"
+  jq -e '.error == null and .acked > 0' <<<"$summary" >/dev/null || repl_fail "kv_client: $summary"
+  REPL_KV_ACKED=$(jq .acked <<<"$summary")
+  ((REPL_KV_ACKED > before)) || repl_fail "no write acked after the $what ($before -> $REPL_KV_ACKED)"
+
+  repl_assert_no_failover
+  REPL_ST1=$(topo_status "$TOPO_NS_P1")
+  REPL_ST2=$(topo_status "$TOPO_NS_P2")
+  [[ $(jq .log.reconnects <<<"$REPL_ST1") == "$REPL_RECONNECTS1" ]] ||
+    repl_fail "primary log channel reconnected: $(jq -c .log <<<"$REPL_ST1")"
+  [[ $(jq .log.reconnects <<<"$REPL_ST2") == "$REPL_RECONNECTS2" ]] ||
+    repl_fail "backup log channel reconnected: $(jq -c .log <<<"$REPL_ST2")"
+  jq -e '.log.connected == true and .state == "backup"' <<<"$REPL_ST2" >/dev/null ||
+    repl_fail "backup: $(jq -c '{state, log}' <<<"$REPL_ST2")"
+  jq -e '.log.connected == true and .state == "primary"' <<<"$REPL_ST1" >/dev/null ||
+    repl_fail "primary: $(jq -c '{state, log}' <<<"$REPL_ST1")"
+}
+
+# repl_kv_check_on_backup: S1 and S2 end with the same data, as many keys as kv_client
+# had writes acked (REPL_KV_ACKED) and the last acked key on S2; still no failover.
+repl_kv_check_on_backup() {
+  local last
+  repl_wait_replicas_equal 5 || repl_fail "S1 and S2 hold different data"
+  ((REPL_DBSIZE == REPL_KV_ACKED)) || repl_fail "DBSIZE $REPL_DBSIZE, but kv_client had $REPL_KV_ACKED writes acked"
+  last=$(tail -n 1 "$TOPO_DIR/acked")
+  [[ $(repl_redis "$TOPO_NS_S2" GET "k$last") == "v$last" ]] || repl_fail "last acked write k$last missing on S2"
+  repl_assert_no_failover
+}
