@@ -371,6 +371,7 @@ void read_dpdk(SectionReader r, DpdkSection& out) {
   }
   r.str("ext_device", out.ext_device);
   r.str("int_device", out.int_device);
+  r.enumeration("vdev_driver", out.vdev_driver, {"auto", "af_xdp", "af_packet"});
   r.integer("mbufs", out.mbufs, 255, 1048575);
   r.integer("rx_desc", out.rx_desc, 64, 16384);
   r.integer("tx_desc", out.tx_desc, 64, 16384);
@@ -497,6 +498,21 @@ void read_log(SectionReader r, LogSection& out) {
   r.integer("max_unacked_bytes", out.max_unacked_bytes, 64 * 1024, std::int64_t{1} << 36);
   r.integer("batch_bytes", out.batch_bytes, 512, 16 << 20);
   r.str("key_file", out.key_file);
+  r.boolean("tls", out.tls);
+  r.str("tls_cert_file", out.tls_cert_file);
+  r.str("tls_key_file", out.tls_key_file);
+  r.str("tls_ca_file", out.tls_ca_file);
+  const std::pair<std::string_view, const std::string*> tls_files[] = {{"tls_cert_file", &out.tls_cert_file},
+                                                                       {"tls_key_file", &out.tls_key_file},
+                                                                       {"tls_ca_file", &out.tls_ca_file}};
+  for (const auto& [key, value] : tls_files) {
+    if (out.tls && value->empty()) {
+      r.error(key,
+              "required when log.tls = true (both proxies present a certificate and verify the other's)");
+    } else if (!out.tls && !value->empty()) {
+      r.error("tls", fmt::format("must be true when log.{} is set", key));
+    }
+  }
   r.finish();
 }
 
@@ -739,6 +755,9 @@ void check_proxy_environment(const ProxyConfig& cfg, std::vector<std::string>& e
   }
   check_readable("control.token_file", cfg.control.token_file, errors);
   check_readable("log.key_file", cfg.log.key_file, errors);
+  check_readable("log.tls_cert_file", cfg.log.tls_cert_file, errors);
+  check_readable("log.tls_key_file", cfg.log.tls_key_file, errors);
+  check_readable("log.tls_ca_file", cfg.log.tls_ca_file, errors);
   check_readable("arbiter.key_file", cfg.arbiter.key_file, errors);
   check_readable("arbiter.tls_ca_file", cfg.arbiter.tls_ca_file, errors);
   check_readable("arbiter.tls_cert_file", cfg.arbiter.tls_cert_file, errors);

@@ -272,6 +272,7 @@ struct Node::Impl {
     opts.offloads = cfg.ports.offloads;
     opts.eal_args = cfg.dpdk.eal_args;
     opts.dpdk_device = (&slot == &ext) ? cfg.dpdk.ext_device : cfg.dpdk.int_device;
+    opts.dpdk_vdev = cfg.dpdk.vdev_driver;
     opts.mbufs = cfg.dpdk.mbufs;
     opts.rx_desc = static_cast<std::uint16_t>(cfg.dpdk.rx_desc);
     opts.tx_desc = static_cast<std::uint16_t>(cfg.dpdk.tx_desc);
@@ -282,17 +283,27 @@ struct Node::Impl {
       error = std::string("ports.") + slot.label + ": " + err;
       return false;
     }
+    const io::PortInfo& pinfo = slot.port->info();
+    const std::string driver = pinfo.driver.empty() ? cfg.ports.backend : pinfo.driver;
     if (!report.interface.empty()) {
       spdlog::info("port opened {}", fields({{"port", slot.label},
                                              {"interface", name},
                                              {"backend", cfg.ports.backend},
+                                             {"driver", driver},
                                              {"offloads", report.summary()}}));
       for (const auto& w : report.warnings)
         spdlog::warn("offload {}", fields({{"port", slot.label}, {"warning", w}}));
     } else {
-      spdlog::info("port opened {}",
-                   fields({{"port", slot.label}, {"name", name}, {"backend", cfg.ports.backend}}));
+      spdlog::info(
+          "port opened {}",
+          fields({{"port", slot.label}, {"name", name}, {"backend", cfg.ports.backend}, {"driver", driver}}));
     }
+    // [dpdk] vdev_driver = "auto" fell back from af_xdp: the operator sees why, once.
+    if (!pinfo.driver_note.empty())
+      spdlog::warn("dpdk vdev fallback {}", fields({{"port", slot.label},
+                                                    {"interface", name},
+                                                    {"driver", driver},
+                                                    {"reason", pinfo.driver_note}}));
     const int fd = slot.port->wait_fd();
     if (fd >= 0) {
       slot.readiness.emplace(io, fd);
@@ -377,6 +388,17 @@ struct Node::Impl {
     } else {
       spdlog::warn("log channel: no log.key_file, the channel is unauthenticated (isolated log links only)");
     }
+    std::shared_ptr<replication::LogTls> log_tls;  // null = plain TCP
+    if (cfg.log.tls) {
+      log_tls = replication::make_log_tls({cfg.log.tls_cert_file, cfg.log.tls_key_file, cfg.log.tls_ca_file},
+                                          error);
+      if (!log_tls) {
+        error = "log." + error;
+        return false;
+      }
+      spdlog::info("log channel: TLS 1.3 with certificate {}, peers verified against {}",
+                   cfg.log.tls_cert_file, cfg.log.tls_ca_file);
+    }
 
     if (cfg.replication.output_digests) {
       replication::DigestConfig dc;
@@ -396,6 +418,7 @@ struct Node::Impl {
       sc.epoch = cfg.node.epoch;
       sc.node_name = cfg.node.name;
       sc.psk = log_key;
+      sc.tls = log_tls;
       auto ep = to_asio(*cfg.log.peer, error);
       if (!ep) {
         error = "log.peer: " + error;
@@ -423,6 +446,7 @@ struct Node::Impl {
       rcfg.epoch = cfg.node.epoch;
       rcfg.node_name = cfg.node.name;
       rcfg.psk = std::move(log_key);
+      rcfg.tls = log_tls;
       auto ep = to_asio(*cfg.log.listen, error);
       if (!ep) {
         error = "log.listen: " + error;
@@ -1366,6 +1390,7 @@ struct Node::Impl {
       l["refused_hellos"] = cs.refused_hellos;
       boost::json::object auth;
       auth["mode"] = cfg.log.key_file.empty() ? "none" : "psk";
+      auth["tls"] = cfg.log.tls;
       auth["authenticated"] = cs.authenticated;
       boost::json::object af;
       for (std::size_t i = 1; i < replication::kAuthFailureCount; ++i) {

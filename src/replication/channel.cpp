@@ -8,6 +8,8 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 
+#include "log_stream.hpp"
+
 namespace ftproxy::replication {
 
 namespace asio = boost::asio;
@@ -60,6 +62,8 @@ const char* to_string(AuthFailure f) noexcept {
       return "no_randomness";
     case AuthFailure::no_answer:
       return "no_answer";
+    case AuthFailure::tls_handshake:
+      return "tls_handshake";
   }
   return "unknown";
 }
@@ -84,6 +88,9 @@ const char* explain(AuthFailure f) noexcept {
     case AuthFailure::no_answer:
       return "the peer left after this proxy's challenge without proving it holds the log key (a primary "
              "with another key_file does this: see its log)";
+    case AuthFailure::tls_handshake:
+      return "the TLS handshake failed: set log.tls = true on both proxies, with certificates issued by the "
+             "CA in the other proxy's log.tls_ca_file";
   }
   return "";
 }
@@ -117,6 +124,20 @@ std::uint64_t to_ns(MonoTime t) noexcept {
   return t.count() > 0 ? static_cast<std::uint64_t>(t.count()) : 0;
 }
 
+// A plain end's decoder met a TLS record (handshake or alert, version 3.x) where a
+// HELLO belongs: the peer has log.tls = true and this side not. Names the mismatch in
+// the refusal instead of a bare bad_magic.
+bool looks_like_tls(std::span<const std::uint8_t> first) noexcept {
+  return first.size() >= 2 && (first[0] == 0x15 || first[0] == 0x16) && first[1] == 0x03;
+}
+constexpr std::string_view kPeerSpeaksTls = "the peer speaks TLS and this proxy has log.tls = false";
+
+// How a connection is protected, for the "connected" log lines of both sides.
+const char* protection(bool keyed, bool tls) noexcept {
+  if (keyed) return tls ? "authenticated with log.key_file, over TLS" : "authenticated with log.key_file";
+  return tls ? "over TLS, certificates verified, no log.key_file" : "unauthenticated";
+}
+
 }  // namespace
 
 // ===================================================================== LogSender ====
@@ -128,9 +149,9 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
   // never touch memory a new connection writes into.
   struct Conn {
     Conn(asio::io_context& io, std::size_t wbuf_bytes)
-        : sock(io), rbuf(4096), wbuf(wbuf_bytes), dec(DecoderLimits{kHelloMaxPayload}) {}
+        : stream(io), rbuf(4096), wbuf(wbuf_bytes), dec(DecoderLimits{kHelloMaxPayload}) {}
     ~Conn() { clear_secrets(secrets); }
-    tcp::socket sock;
+    LogStream stream;
     std::vector<std::uint8_t> rbuf;
     std::vector<std::uint8_t> wbuf;
     LogDecoder dec;
@@ -191,7 +212,8 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
     state = State::connecting;
     since = now();
     ++stats.connect_attempts;
-    conn->sock.async_connect(cfg.peer, [self = shared_from_this(), c = conn](const error_code& ec) {
+    conn->stream.socket().async_connect(cfg.peer, [self = shared_from_this(),
+                                                   c = conn](const error_code& ec) {
       if (self->conn != c) return;
       if (ec) {
         ++self->stats.connect_failures;
@@ -203,11 +225,28 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
     });
   }
 
+  // TCP is up: the TLS handshake (if configured), then HELLO, all within hello_timeout.
   void on_connected() {
     error_code ec;
-    conn->sock.set_option(tcp::no_delay(true), ec);
+    conn->stream.socket().set_option(tcp::no_delay(true), ec);
     state = State::handshake;
     since = now();
+    if (!cfg.tls) {
+      send_hello();
+      return;
+    }
+    conn->stream.use_tls(*cfg.tls);
+    conn->stream.async_handshake(true, [self = shared_from_this(), c = conn](const error_code& hec) {
+      if (self->conn != c) return;
+      if (hec) {
+        self->fail_auth(AuthFailure::tls_handshake, c->stream.handshake_error(hec));
+        return;
+      }
+      self->send_hello();
+    });
+  }
+
+  void send_hello() {
     Hello h;
     h.role = PeerRole::primary;
     h.epoch = cfg.epoch;
@@ -237,11 +276,18 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
 
   void start_read() {
     auto c = conn;
-    c->sock.async_read_some(
+    c->stream.async_read_some(
         asio::buffer(c->rbuf), [self = shared_from_this(), c](const error_code& ec, std::size_t n) {
           if (self->conn != c) return;
           if (ec) {
-            self->close(ec == asio::error::eof ? CloseReason::peer_closed : CloseReason::io_error);
+            // A TLS alert before the backup's HELLO: it refused our certificate (in TLS
+            // 1.3 that comes after our side of the handshake completed).
+            if (self->state == State::handshake && c->stream.tls() && !LogStream::peer_closed(ec) &&
+                ec.category() == asio::error::get_ssl_category()) {
+              self->fail_auth(AuthFailure::tls_handshake, ec.message());
+              return;
+            }
+            self->close(LogStream::peer_closed(ec) ? CloseReason::peer_closed : CloseReason::io_error);
             return;
           }
           self->on_read(n);
@@ -264,6 +310,11 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
         ++stats.decode_errors[static_cast<std::size_t>(decode_error)];
         if (decode_error == DecodeError::bad_mac) {
           fail_auth(AuthFailure::bad_record_mac);
+          return;
+        }
+        if (decode_error == DecodeError::bad_magic && state == State::handshake && !c->stream.tls() &&
+            looks_like_tls(std::span<const std::uint8_t>(c->rbuf.data(), n))) {
+          fail_auth(AuthFailure::tls_handshake, kPeerSpeaksTls);
           return;
         }
         spdlog::warn("log channel: closing connection to {}: decode error {}", endpoint_text(cfg.peer),
@@ -331,16 +382,17 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
     if (stats.connects++ > 0) ++stats.reconnects;
     spdlog::info("log channel: connected to backup '{}' at {} (epoch {}, resuming after seq {}, {})",
                  peer_node, endpoint_text(cfg.peer), cfg.epoch, h.seq,
-                 keyed() ? "authenticated with log.key_file" : "unauthenticated");
+                 protection(keyed(), conn->stream.tls()));
     flush();
     return true;
   }
 
-  bool fail_auth(AuthFailure f) {
+  // `detail`: what the library said (the TLS handshake's error), or empty.
+  bool fail_auth(AuthFailure f, std::string_view detail = {}) {
     auth_failure = f;
     ++stats.auth_failures[static_cast<std::size_t>(f)];
-    spdlog::warn("log channel: closing connection to backup at {}: authentication failed: {} ({})",
-                 endpoint_text(cfg.peer), to_string(f), explain(f));
+    spdlog::warn("log channel: closing connection to backup at {}: authentication failed: {}{}{} ({})",
+                 endpoint_text(cfg.peer), to_string(f), detail.empty() ? "" : ": ", detail, explain(f));
     close(CloseReason::auth_failed);
     return false;
   }
@@ -405,17 +457,17 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
     ++stats.writes;
     stats.records_sent += records;
     last_tx = now();
-    asio::async_write(c->sock, asio::buffer(c->wbuf.data(), len),
-                      [self = shared_from_this(), c](const error_code& ec, std::size_t n) {
-                        if (self->conn != c) return;
-                        c->writing = false;
-                        if (ec) {
-                          self->close(CloseReason::io_error);
-                          return;
-                        }
-                        self->stats.bytes_sent += n;
-                        self->flush();
-                      });
+    c->stream.async_write(asio::buffer(c->wbuf.data(), len),
+                          [self = shared_from_this(), c](const error_code& ec, std::size_t n) {
+                            if (self->conn != c) return;
+                            c->writing = false;
+                            if (ec) {
+                              self->close(CloseReason::io_error);
+                              return;
+                            }
+                            self->stats.bytes_sent += n;
+                            self->flush();
+                          });
   }
 
   void tick(MonoTime t) {
@@ -449,8 +501,7 @@ struct LogSender::Impl : std::enable_shared_from_this<LogSender::Impl> {
 
   void close(CloseReason why) {
     if (conn) {
-      error_code ec;
-      conn->sock.close(ec);
+      conn->stream.close();
       conn.reset();
     }
     if (state == State::active) {
@@ -566,9 +617,9 @@ const ChannelStats& LogSender::stats() const noexcept {
 struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
   struct Session {
     Session(asio::io_context& io, const ReceiverConfig& cfg)
-        : sock(io), rbuf(cfg.read_buffer_bytes), dec(DecoderLimits{kEntryFixedSize + cfg.max_entry_data}) {}
+        : stream(io), rbuf(cfg.read_buffer_bytes), dec(DecoderLimits{kEntryFixedSize + cfg.max_entry_data}) {}
     ~Session() { clear_secrets(secrets); }
-    tcp::socket sock;
+    LogStream stream;
     tcp::endpoint remote;
     std::vector<std::uint8_t> rbuf;
     LogDecoder dec;
@@ -650,8 +701,8 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
     }
     auto s = std::make_shared<Session>(io, cfg);
     s->remote = sock.remote_endpoint(ec);
-    s->sock = std::move(sock);
-    s->sock.set_option(tcp::no_delay(true), ec);
+    s->stream.socket() = std::move(sock);
+    s->stream.socket().set_option(tcp::no_delay(true), ec);
     HelloExpectation e;
     e.cluster = cfg.cluster;
     e.check_epoch = cfg.check_epoch;
@@ -660,15 +711,28 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
     s->dec.expect_hello(e);
     s->accepted_at = now();
     pending.push_back(s);
-    start_read(s);
+    if (!cfg.tls) {
+      start_read(s);
+      return;
+    }
+    // The handshake counts against hello_timeout and max_pending_connections like HELLO.
+    s->stream.use_tls(*cfg.tls);
+    s->stream.async_handshake(false, [self = shared_from_this(), s](const error_code& hec) {
+      if (!self->live(s)) return;
+      if (hec) {
+        self->refuse(s, AuthFailure::tls_handshake, s->stream.handshake_error(hec));
+        return;
+      }
+      self->start_read(s);
+    });
   }
 
   void start_read(const SessionPtr& s) {
-    s->sock.async_read_some(
+    s->stream.async_read_some(
         asio::buffer(s->rbuf), [self = shared_from_this(), s](const error_code& ec, std::size_t n) {
           if (!self->live(s)) return;
           if (ec) {
-            self->close(s, ec == asio::error::eof ? CloseReason::peer_closed : CloseReason::io_error);
+            self->close(s, LogStream::peer_closed(ec) ? CloseReason::peer_closed : CloseReason::io_error);
             return;
           }
           ++self->stats.reads;
@@ -790,11 +854,11 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
       // The reply goes out, then the connection closes (write_pending).
       note_refusal(s, keyed() ? AuthFailure::peer_without_key : AuthFailure::peer_with_key);
       s->close_after_write = true;
-      write_pending(s, n);
+      start_write(s, n, 1);
       return false;
     }
     s->awaiting_proof = true;
-    write_pending(s, n);
+    start_write(s, n, 1);
     return true;
   }
 
@@ -813,22 +877,29 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
     return true;
   }
 
-  // Writes the HELLO reply of a session not yet validated.
-  void write_pending(const SessionPtr& s, std::size_t len) {
+  // The one write path of a session: the HELLO reply of a session not yet validated, or
+  // the control records of the active one. When it completes, what became due meanwhile
+  // goes out (send_control), unless the session was refused (close_after_write).
+  void start_write(const SessionPtr& s, std::size_t len, std::size_t records) {
     s->writing = true;
     ++stats.writes;
-    ++stats.records_sent;
-    asio::async_write(s->sock, asio::buffer(s->wbuf.data(), len),
-                      [self = shared_from_this(), s](const error_code& ec, std::size_t n) {
-                        s->writing = false;
-                        if (!self->live(s)) return;
-                        if (ec || s->close_after_write) {
-                          self->close(s, ec ? CloseReason::io_error : CloseReason::auth_failed);
-                          return;
-                        }
-                        self->stats.bytes_sent += n;
-                        self->send_control(s);  // promoted meanwhile: what is due goes out
-                      });
+    stats.records_sent += records;
+    if (s == active) last_tx = now();
+    s->stream.async_write(asio::buffer(s->wbuf.data(), len),
+                          [self = shared_from_this(), s](const error_code& ec, std::size_t n) {
+                            s->writing = false;
+                            if (!self->live(s)) return;
+                            if (ec) {
+                              self->close(s, CloseReason::io_error);
+                              return;
+                            }
+                            self->stats.bytes_sent += n;
+                            if (s->close_after_write) {
+                              self->close(s, CloseReason::auth_failed);
+                              return;
+                            }
+                            self->send_control(s);
+                          });
   }
 
   void promote(const SessionPtr& s) {
@@ -846,16 +917,18 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
     spdlog::info(
         "log channel: primary '{}' connected from {} (epoch {}, it holds acks up to {}, we hold {}, {})",
         peer_node, endpoint_text(s->remote), s->hello_epoch, s->hello_peer_seq, last_delivered,
-        s->sealed ? "authenticated with log.key_file" : "unauthenticated");
+        protection(s->sealed, s->stream.tls()));
   }
 
   // Counts and logs (at most once a second: a scanner or misconfigured peer may retry
   // fast) a connection refused before validation.
-  void note_refusal(const SessionPtr& s, AuthFailure f) {
+  // `detail`: what the library said (the TLS handshake's error), or empty.
+  void note_refusal(const SessionPtr& s, AuthFailure f, std::string_view detail = {}) {
     auth_failure = f;
     ++stats.auth_failures[static_cast<std::size_t>(f)];
     ++stats.refused_hellos;
-    log_refusal(s, fmt::format("authentication failed: {} ({})", to_string(f), explain(f)));
+    log_refusal(s, fmt::format("authentication failed: {}{}{} ({})", to_string(f), detail.empty() ? "" : ": ",
+                               detail, explain(f)));
   }
 
   void log_refusal(const SessionPtr& s, const std::string& why) {
@@ -870,8 +943,8 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
     }
   }
 
-  bool refuse(const SessionPtr& s, AuthFailure f) {
-    note_refusal(s, f);
+  bool refuse(const SessionPtr& s, AuthFailure f, std::string_view detail = {}) {
+    note_refusal(s, f, detail);
     close(s, CloseReason::auth_failed);
     return false;
   }
@@ -885,6 +958,10 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
       spdlog::warn("log channel: closing primary connection from {}: authentication failed: {} ({})",
                    endpoint_text(s->remote), to_string(auth_failure), explain(auth_failure));
       close(s, CloseReason::auth_failed);
+      return;
+    }
+    if (!s->validated && e == DecodeError::bad_magic && !s->stream.tls() && looks_like_tls(s->rbuf)) {
+      refuse(s, AuthFailure::tls_handshake, kPeerSpeaksTls);
       return;
     }
     if (s->validated) {
@@ -941,27 +1018,11 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
       ++stats.heartbeats_sent;
     }
     hb_due = false;
-    if (enc.size() == 0) return;
-    s->writing = true;
-    ++stats.writes;
-    stats.records_sent += records;
-    last_tx = now();
-    asio::async_write(s->sock, asio::buffer(s->wbuf.data(), enc.size()),
-                      [self = shared_from_this(), s](const error_code& ec, std::size_t n) {
-                        s->writing = false;
-                        if (!self->live(s)) return;
-                        if (ec) {
-                          self->close(s, CloseReason::io_error);
-                          return;
-                        }
-                        self->stats.bytes_sent += n;
-                        self->send_control(s);
-                      });
+    if (enc.size() != 0) start_write(s, enc.size(), records);
   }
 
   void close(SessionPtr s, CloseReason why) {  // by value: callers pass members it resets
-    error_code ec;
-    s->sock.close(ec);
+    s->stream.close();
     if (s == active) {
       active.reset();
       ++stats.disconnects;

@@ -32,20 +32,9 @@ TOPO_MGMT_IP=127.0.0.1
 # --- certificates ----------------------------------------------------------------------
 tls="$TOPO_DIR/tls"
 mkdir -p "$tls"
-# new_ca NAME / new_cert NAME CA EXT: EC P-256 keys, valid one day.
-new_ca() {
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
-    -keyout "$tls/$1.key" -out "$tls/$1.pem" -subj "/CN=ftproxy test $1" 2>/dev/null
-}
-new_cert() {
-  local name=$1 ca=$2 ext=$3
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$tls/$name.key" \
-    -out "$tls/$name.csr" -subj "/CN=$name" 2>/dev/null
-  printf '%s\n' "$ext" >"$tls/$name.ext"
-  openssl x509 -req -in "$tls/$name.csr" -CA "$tls/$ca.pem" -CAkey "$tls/$ca.key" -CAcreateserial \
-    -days 1 -out "$tls/$name.pem" -extfile "$tls/$name.ext" 2>/dev/null
-  chmod 600 "$tls/$name.key"
-}
+# new_ca NAME / new_cert NAME CA EXT: topo_tls_ca / topo_tls_cert (topology.sh).
+new_ca() { topo_tls_ca "$1"; }
+new_cert() { topo_tls_cert "$1" "$2" "$3"; }
 new_ca ca
 new_ca rogue-ca
 # etcd's JSON gateway dials etcd's gRPC port with the server certificate: it needs clientAuth too.

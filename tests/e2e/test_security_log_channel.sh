@@ -28,23 +28,8 @@ topo_init
 pair_setup
 repl_write_tools
 
-# The log link as a switch: P1, P2 and X on bridge lbr in namespace LSW (a /29, so X has
-# an address on the link; the proxies keep theirs).
-TOPO_NS_LSW="${TOPO_PFX}lsw"
-TOPO_NS_X="${TOPO_PFX}x"
-topo_ns lsw
-topo_ns x
-topo_bridge "$TOPO_NS_LSW" lbr
-ip -n "$TOPO_NS_P1" link del log
-topo_veth "$TOPO_NS_P1" log "$TOPO_NS_LSW" l1
-topo_veth "$TOPO_NS_P2" log "$TOPO_NS_LSW" l2
-topo_veth "$TOPO_NS_X" log "$TOPO_NS_LSW" l3
-for l in l1 l2 l3; do topo_bridge_port "$TOPO_NS_LSW" lbr "$l"; done
-X_IP="$TOPO_AUX_NET.3"
-ip -n "$TOPO_NS_P1" addr add "$TOPO_LOG_IP1/29" dev log
-ip -n "$TOPO_NS_P2" addr add "$TOPO_LOG_IP2/29" dev log
-ip -n "$TOPO_NS_X" addr add "$X_IP/29" dev log
-ftp_wait_until 5 topo_exec "$TOPO_NS_X" ping -c 1 -W 1 "$TOPO_LOG_IP2" >/dev/null || repl_fail "X cannot reach P2 on the log link"
+# The log link as a switch with a third namespace X on it (repl_log_switch).
+repl_log_switch
 
 # Capture the primary -> backup stream from the first byte (the pair's only connection).
 topo_spawn capture "$TOPO_NS_P2" tcpdump -i log -U -s 0 -w "$TOPO_DIR/log.pcap" \

@@ -62,6 +62,10 @@ struct LogSection {
   std::uint64_t max_unacked_bytes = 64ull << 20;
   std::uint32_t batch_bytes = 64 * 1024;  // coalesce records up to this per write
   std::string key_file;                   // pre-shared key ("" = no authentication)
+  bool tls = false;                       // TLS 1.3 with mutual certificates on the log connection
+  std::string tls_cert_file;              // tls: this node's certificate (PEM), shown to the peer
+  std::string tls_key_file;               // tls: its private key (PEM, mode 0600/0400)
+  std::string tls_ca_file;                // tls: CA the peer's certificate must chain to (PEM)
 };
 
 struct FailoverSection {
@@ -115,6 +119,7 @@ struct DpdkSection {
   std::vector<std::string> eal_args;  // EAL argv (empty = --no-huge --no-pci af_packet defaults)
   std::string ext_device;             // PCI address or vdev name for ext ("" = af_packet on ports.ext)
   std::string int_device;             // ... for int ("" = af_packet on ports.int)
+  std::string vdev_driver = "auto";   // no device: auto (af_xdp, else af_packet) | af_xdp | af_packet
   std::uint32_t mbufs = 4095;         // per-port mbuf pool, 255..1048575
   std::uint32_t rx_desc = 1024;       // 64..16384
   std::uint32_t tx_desc = 1024;       // 64..16384

@@ -54,6 +54,8 @@ struct PortInfo {
   std::string name;  // interface name, file path or memory port name
   packet::MacAddr mac;
   std::uint32_t mtu = 1500;
+  std::string driver;       // dpdk: the ethdev driver ("net_af_xdp", "net_af_packet", ...)
+  std::string driver_note;  // dpdk "auto": why the preferred vdev was not used ("" = it was)
 };
 
 class PacketIo {
@@ -101,8 +103,12 @@ struct PortOptions {
   // -l <first allowed cpu> --no-huge --no-pci -m 256 --file-prefix=ftproxy-<pid>.
   std::vector<std::string> eal_args;
   // dpdk only: the ethdev to drive, by DPDK name (PCI address "0000:01:00.0" or a vdev
-  // declared in eal_args). Empty = attach an af_packet vdev to the interface `name`.
+  // declared in eal_args). Empty = attach a vdev to the interface `name` (dpdk_vdev).
   std::string dpdk_device;
+  // dpdk, no dpdk_device: the vdev driver to attach. "auto" = net_af_xdp when it attaches
+  // and starts on this interface, else net_af_packet (PortInfo::driver_note says why);
+  // "af_xdp" / "af_packet" = that one only (ftproxy/io/dpdk_vdev.hpp).
+  std::string dpdk_vdev = "auto";
   std::uint32_t mbufs = 4095;    // dpdk: mbufs in this port's pool (2^n - 1 is best)
   std::uint16_t rx_desc = 1024;  // dpdk: rx ring descriptors (adjusted to the device limits)
   std::uint16_t tx_desc = 1024;  // dpdk: tx ring descriptors

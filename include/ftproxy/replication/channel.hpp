@@ -21,6 +21,12 @@
 // in last_auth_failure(), counted in ChannelStats::auth_failures. Without a psk the
 // channel is unauthenticated (isolated links only).
 //
+// TLS: with `tls` set (log_tls.hpp) in both configs, each connection is wrapped in TLS
+// 1.3 with mutual certificate verification before HELLO, within the connect/hello
+// timeouts; a failed handshake ends the connection (CloseReason::auth_failed,
+// AuthFailure::tls_handshake, OpenSSL's reason in the log). The psk, if any, is checked
+// inside the TLS stream as without TLS.
+//
 // Thread-safety: everything, including callbacks, runs on the io_context's single
 // thread. Destroying a sender/receiver closes its sockets; pending handlers then
 // complete as no-ops (the io_context must outlive the object or be stopped first).
@@ -42,6 +48,7 @@
 #include "ftproxy/common/time.hpp"
 #include "ftproxy/replication/codec.hpp"
 #include "ftproxy/replication/log_auth.hpp"
+#include "ftproxy/replication/log_tls.hpp"
 #include "ftproxy/replication/unacked_log.hpp"
 
 namespace ftproxy::replication {
@@ -84,8 +91,10 @@ enum class AuthFailure : std::uint8_t {
   no_randomness,     // the CSPRNG gave no nonce (this side's problem; nothing was sent)
   no_answer,         // receiver: the peer left (or timed out) after our challenge without
                      // answering, as a primary with another key does once our proof fails
+  tls_handshake,     // the TLS handshake failed: a peer without TLS, or whose certificate
+                     // does not verify against our CA (or ours against its CA)
 };
-inline constexpr std::size_t kAuthFailureCount = 8;
+inline constexpr std::size_t kAuthFailureCount = 9;
 const char* to_string(AuthFailure f) noexcept;
 // One sentence for the log: what the operator should look at.
 const char* explain(AuthFailure f) noexcept;
@@ -131,6 +140,7 @@ struct SenderConfig {
   std::uint64_t epoch = 0;
   std::string node_name;          // 0..64 bytes, sent in HELLO
   std::vector<std::uint8_t> psk;  // kLogKeyMinBytes..kLogKeyMaxBytes; empty = no authentication
+  std::shared_ptr<LogTls> tls;    // make_log_tls(); null = plain TCP
   boost::asio::ip::tcp::endpoint peer;
   UnackedLogLimits unacked{};
   std::size_t batch_bytes = 64 * 1024;  // records coalesced per write
@@ -202,6 +212,7 @@ struct ReceiverConfig {
   std::uint64_t epoch = 0;  // ... and this epoch when check_epoch
   std::string node_name;
   std::vector<std::uint8_t> psk;          // the same key as the primary's; empty = none
+  std::shared_ptr<LogTls> tls;            // make_log_tls(); null = plain TCP
   boost::asio::ip::tcp::endpoint listen;  // port 0 = ephemeral (see local_endpoint())
   std::size_t max_entry_data = kDefaultMaxEntryData;
   std::size_t read_buffer_bytes = 64 * 1024;

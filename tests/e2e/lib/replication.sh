@@ -327,6 +327,8 @@ if kind == "garbage":
         data = b"\0" + data[1:]
 elif kind == "http":
     data = b"GET /status HTTP/1.1\r\nHost: backup\r\nUser-Agent: probe\r\n\r\n"
+elif kind == "hello":
+    data = hello(arg, "intruder")  # a valid plaintext HELLO (to a TLS port, or without the key)
 elif kind == "wrong_cluster":
     data = hello("not-" + arg, "intruder")
 elif kind == "wrong_epoch":
@@ -496,4 +498,27 @@ repl_kv_check_on_backup() {
   last=$(tail -n 1 "$TOPO_DIR/acked")
   [[ $(repl_redis "$TOPO_NS_S2" GET "k$last") == "v$last" ]] || repl_fail "last acked write k$last missing on S2"
   repl_assert_no_failover
+}
+
+# repl_log_switch: turn the log link into a switch: P1, P2 and a third namespace X on
+# bridge lbr in namespace LSW (a /29, so X has an address on the link; the proxies keep
+# theirs). Sets TOPO_NS_LSW, TOPO_NS_X and X_IP. Call after topo_pair, before the proxies.
+repl_log_switch() {
+  local l
+  TOPO_NS_LSW="${TOPO_PFX}lsw"
+  TOPO_NS_X="${TOPO_PFX}x"
+  topo_ns lsw
+  topo_ns x
+  topo_bridge "$TOPO_NS_LSW" lbr
+  ip -n "$TOPO_NS_P1" link del log
+  topo_veth "$TOPO_NS_P1" log "$TOPO_NS_LSW" l1
+  topo_veth "$TOPO_NS_P2" log "$TOPO_NS_LSW" l2
+  topo_veth "$TOPO_NS_X" log "$TOPO_NS_LSW" l3
+  for l in l1 l2 l3; do topo_bridge_port "$TOPO_NS_LSW" lbr "$l"; done
+  X_IP="$TOPO_AUX_NET.3"
+  ip -n "$TOPO_NS_P1" addr add "$TOPO_LOG_IP1/29" dev log
+  ip -n "$TOPO_NS_P2" addr add "$TOPO_LOG_IP2/29" dev log
+  ip -n "$TOPO_NS_X" addr add "$X_IP/29" dev log
+  ftp_wait_until 5 topo_exec "$TOPO_NS_X" ping -c 1 -W 1 "$TOPO_LOG_IP2" >/dev/null ||
+    repl_fail "X cannot reach P2 on the log link"
 }

@@ -274,6 +274,29 @@ topo_start_proxy() {
 topo_status() { ip netns exec "$1" curl -sf --max-time 2 "http://127.0.0.1:$TOPO_CONTROL_PORT/status"; }
 topo_metrics() { ip netns exec "$1" curl -sf --max-time 2 "http://127.0.0.1:$TOPO_CONTROL_PORT/metrics"; }
 
+# Test certificates (openssl CLI), EC P-256, valid one day, in $TOPO_DIR/tls:
+# topo_tls_ca NAME makes NAME.key + NAME.pem (self-signed); topo_tls_cert NAME CA [EXT]
+# makes NAME.key (mode 0600) + NAME.pem signed by CA, with the x509v3 extension lines
+# EXT (e.g. subjectAltName = IP:10.0.0.1) if given. Prints the folder.
+topo_tls_ca() {
+  mkdir -p "$TOPO_DIR/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -keyout "$TOPO_DIR/tls/$1.key" -out "$TOPO_DIR/tls/$1.pem" -subj "/CN=ftproxy test $1" 2>/dev/null
+}
+topo_tls_cert() {
+  local d=$TOPO_DIR/tls name=$1 ca=$2 ext=${3:-} extopt=()
+  mkdir -p "$d"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$d/$name.key" \
+    -out "$d/$name.csr" -subj "/CN=$name" 2>/dev/null || return 1
+  if [[ -n $ext ]]; then
+    printf '%s\n' "$ext" >"$d/$name.ext"
+    extopt=(-extfile "$d/$name.ext")
+  fi
+  openssl x509 -req -in "$d/$name.csr" -CA "$d/$ca.pem" -CAkey "$d/$ca.key" -CAcreateserial \
+    -days 1 -out "$d/$name.pem" "${extopt[@]}" 2>/dev/null || return 1
+  chmod 600 "$d/$name.key"
+}
+
 # topo_write_arbiter_config FILE [PORT]: configs/arbiter.toml with the arbiter
 # listening on the management address (TOPO_MGMT_IP:PORT, default 7500), its data in
 # the work directory and its key_file the run's arbiter key (topo_arbiter_key, which

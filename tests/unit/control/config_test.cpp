@@ -143,6 +143,15 @@ TEST(ProxyConfig, DpdkSection) {
   EXPECT_EQ(cfg->dpdk.rx_desc, 512u);
   EXPECT_THAT(errors_of(std::string(kStandalone) + "[dpdk]\nbusy_poll = 1\n"),
               ElementsAre("dpdk.busy_poll: expected boolean, got integer"));
+  EXPECT_EQ(cfg->dpdk.vdev_driver, "auto");  // no vdev_driver key: af_xdp, else af_packet
+  cfg = parse_proxy_config(std::string(kStandalone) + "[dpdk]\nvdev_driver = \"af_packet\"\n", "test.toml",
+                           errors);
+  ASSERT_TRUE(cfg) << ::testing::PrintToString(errors);
+  EXPECT_EQ(cfg->dpdk.vdev_driver, "af_packet");
+  const auto bad = errors_of(std::string(kStandalone) + "[dpdk]\nvdev_driver = \"xdp\"\n");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_NE(bad[0].find("dpdk.vdev_driver"), std::string::npos) << bad[0];
+  EXPECT_NE(bad[0].find("auto, af_xdp, af_packet"), std::string::npos) << bad[0];
 }
 
 TEST(ProxyConfig, ReplicationSection) {
@@ -492,6 +501,39 @@ TEST(ProxyConfig, SecurityKeys) {
   EXPECT_EQ(cfg->node.user, "ftproxy");
   with_user.replace(with_user.find("\"ftproxy\""), 9, "\"a b\"");
   EXPECT_THAT(errors_of(with_user), Contains(HasSubstr("node.user: must be a user name")));
+}
+
+// [log] tls: off by default; on, it needs the certificate, its key and the CA.
+TEST(ProxyConfig, LogTlsKeys) {
+  const auto with_log = [](const std::string& keys) {
+    std::string text = kPrimary;
+    const std::string anchor = "peer = \"192.168.50.2:7400\"\n";
+    text.insert(text.find(anchor) + anchor.size(), keys);
+    return text;
+  };
+  std::vector<std::string> errors;
+  auto cfg = parse_proxy_config(kPrimary, "t.toml", errors);
+  ASSERT_TRUE(cfg) << ::testing::PrintToString(errors);
+  EXPECT_FALSE(cfg->log.tls);
+
+  cfg =
+      parse_proxy_config(with_log("tls = true\ntls_cert_file = \"/t/p1.pem\"\ntls_key_file = \"/t/p1.key\"\n"
+                                  "tls_ca_file = \"/t/ca.pem\"\nkey_file = \"/k/log\"\n"),
+                         "t.toml", errors);
+  ASSERT_TRUE(cfg) << ::testing::PrintToString(errors);
+  EXPECT_TRUE(cfg->log.tls);
+  EXPECT_EQ(cfg->log.tls_cert_file, "/t/p1.pem");
+  EXPECT_EQ(cfg->log.tls_key_file, "/t/p1.key");
+  EXPECT_EQ(cfg->log.tls_ca_file, "/t/ca.pem");
+  EXPECT_EQ(cfg->log.key_file, "/k/log");  // TLS and the pre-shared key together
+
+  const auto missing = errors_of(with_log("tls = true\ntls_cert_file = \"/t/p1.pem\"\n"));
+  EXPECT_THAT(missing, Contains(HasSubstr("log.tls_key_file: required when log.tls = true")));
+  EXPECT_THAT(missing, Contains(HasSubstr("log.tls_ca_file: required when log.tls = true")));
+  EXPECT_THAT(missing, ::testing::Not(Contains(HasSubstr("log.tls_cert_file"))));
+  EXPECT_THAT(errors_of(with_log("tls_ca_file = \"/t/ca.pem\"\n")),
+              Contains("log.tls: must be true when log.tls_ca_file is set"));
+  EXPECT_THAT(errors_of(with_log("tls = \"yes\"\n")), Contains(HasSubstr("log.tls: expected boolean")));
 }
 
 class Environment : public ::testing::Test {

@@ -3,6 +3,8 @@
 // the loop only blocks waiting for socket I/O, never for a timeout.
 #include "ftproxy/replication/channel.hpp"
 
+#include "channel_loop.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/connect.hpp>
@@ -83,26 +85,18 @@ struct Channel : ::testing::Test {
 
   // One packet-loop iteration: flush, tick, run ready handlers (or wait for I/O).
   void iterate() {
-    clock.advance(microseconds(50));
-    if (tx) {
-      tx->flush();
-      tx->tick(clock.now());
-    }
-    if (rx) rx->tick(clock.now());
-    if (io.stopped()) io.restart();
-    if (io.poll() == 0) {
-      if (io.stopped()) io.restart();
-      io.run_one_for(std::chrono::milliseconds(1));
-    }
+    test::loop_iteration(io, clock, [&](MonoTime now) {
+      if (tx) {
+        tx->flush();
+        tx->tick(now);
+      }
+      if (rx) rx->tick(now);
+    });
   }
 
   template <class Pred>
   bool pump(Pred done, int max_iterations = 20000) {
-    for (int i = 0; i < max_iterations; ++i) {
-      if (done()) return true;
-      iterate();
-    }
-    return done();
+    return test::pump_until([&] { iterate(); }, done, max_iterations);
   }
 
   std::uint64_t queue(std::uint64_t seq_expected) {
