@@ -5,8 +5,9 @@
 # comparable on a shared, noisy machine:
 #   kernel     a kernel bridge joins ext and int in the proxy namespace (the floor)
 #   pcap       ftproxy, backend = "pcap"
-#   dpdk       ftproxy, backend = "dpdk" with its defaults (af_packet vdevs, idle back-off)
-#   dpdk_xdp   ftproxy, backend = "dpdk" with net_af_xdp vdevs ([dpdk] section)
+#   dpdk       ftproxy, backend = "dpdk" with its defaults (no [dpdk] section: vdev_driver
+#              "auto", net_af_xdp vdevs where they start, else net_af_packet; idle back-off)
+#   dpdk_afp   ftproxy, backend = "dpdk" with [dpdk] vdev_driver = "af_packet"
 #   dpdk_busy  like dpdk, with [dpdk] busy_poll = true (the back-off's latency cost)
 # in two topologies: standalone (C -- switch -- [ext P int] -- S) and replicated (the
 # pair: primary P1 + backup P2, log channel on its own link; kernel = bridge in P1).
@@ -14,7 +15,11 @@
 # small-packet rate test (64-byte UDP frames from the client as fast as
 # scripts/lib/udp_flood.c sends them for BENCH_SMALL_S seconds, counted as delivered on
 # the server's interface, which drops them at its ingress hook)
-# and the proxy processes' CPU time (/proc/PID/stat) per forwarded frame.
+# and the proxy processes' CPU time (/proc/PID/stat) per forwarded frame. BENCH_SENDERS
+# sender processes flood at once (default 1: on this 2-CPU machine two senders at the
+# proxies' priority starved the kernel's softirq thread and lost most af_xdp frames
+# before the proxy, and two at normal priority offered less than one; docs/benchmarks.md).
+# The DPDK driver each proxy port ran on is read from its log.
 # Prints one markdown table per topology: per-round values and the median, and the
 # median ratio of each mode to pcap over the rounds.
 #
@@ -22,7 +27,7 @@
 #   --profile: afterwards, per proxy mode of the standalone topology, `perf record -a -g`
 #              (cpu-clock) during one small-packet flood; the proxy's and the sender's
 #              top symbols to $BENCH_OUT/profile-MODE.txt
-# Environment: BENCH_ROUNDS (3), BENCH_MODES ("kernel pcap dpdk dpdk_xdp dpdk_busy"),
+# Environment: BENCH_ROUNDS (3), BENCH_MODES ("kernel pcap dpdk dpdk_afp dpdk_busy"), BENCH_SENDERS (1),
 #   BENCH_IPERF_S (3), BENCH_RTT_N (2000), BENCH_SMALL_S (3), BENCH_SMALL_N (2000000),
 #   BENCH_OUT (a temp dir; report.md and the profiles are kept there)
 set -euo pipefail
@@ -43,7 +48,8 @@ for a in "$@"; do
   esac
 done
 ROUNDS=${BENCH_ROUNDS:-3}
-read -r -a MODES <<<"${BENCH_MODES:-kernel pcap dpdk dpdk_xdp dpdk_busy}"
+read -r -a MODES <<<"${BENCH_MODES:-kernel pcap dpdk dpdk_afp dpdk_busy}"
+BENCH_SENDERS=${BENCH_SENDERS:-1}
 BENCH_OUT=${BENCH_OUT:-$(mktemp -d /tmp/ftp-bench-dpdk.XXXXXX)}
 mkdir -p "$BENCH_OUT"
 
@@ -53,22 +59,31 @@ ftp_require_cmd iperf3 redis-server redis-cli jq curl cc
 "$FTPROXY_BIN" --version 2>/dev/null | grep -q ' dpdk' || ftp_die "$FTPROXY_BIN was built without DPDK"
 declare -A R=()
 
-# dpdk_toml MODE ROLE: the [dpdk] section MODE needs (empty for the defaults).
+# dpdk_toml MODE: the [dpdk] section MODE needs (empty for the defaults).
 dpdk_toml() {
-  local cpus
-  cpus="0-$(($(nproc) - 1))"
   case $1 in
     dpdk_busy) printf '[dpdk]\nbusy_poll = true\n' ;;
-    dpdk_xdp)
-      # Same EAL defaults as the af_packet mode, but net_af_xdp vdevs; the main lcore may
-      # run on every CPU (--lcores 0@(all)) like the unpinned default.
-      printf '[dpdk]\neal_args = ["--lcores=0@(%s)", "--no-huge", "--no-pci", "-m", "256", "--no-telemetry", ' "$cpus"
-      printf '"--log-level=warning", "--file-prefix=ftp-bench-%s-%s", ' "$TOPO_PFX" "$2"
-      printf '"--vdev=net_af_xdp0,iface=ext,start_queue=0,queue_count=1", '
-      printf '"--vdev=net_af_xdp1,iface=int,start_queue=0,queue_count=1"]\n'
-      printf 'ext_device = "net_af_xdp0"\nint_device = "net_af_xdp1"\n'
-      ;;
+    dpdk_afp) printf '[dpdk]\nvdev_driver = "af_packet"\n' ;;
   esac
+}
+
+# write_standalone_cfg MODE FILE: the standalone proxy's config for MODE.
+write_standalone_cfg() {
+  local extra
+  topo_write_standalone_config "$2" bench
+  sed -i "s/^backend = \"pcap\"/backend = \"$(backend_of "$1")\"/" "$2"
+  extra=$(dpdk_toml "$1")
+  [[ -z $extra ]] || printf '\n%s\n' "$extra" >>"$2"
+}
+
+# port_drivers NAME: "ext/int" drivers the proxy NAME logged at start ("pcap" for pcap).
+port_drivers() {
+  local p d out=""
+  for p in ext int; do
+    d=$(sed -n "s/.*port opened port=$p .*driver=\([a-z_]*\).*/\1/p" "$(topo_log "$1")" | tail -n 1)
+    out+="${out:+/}${d:-?}"
+  done
+  echo "$out"
 }
 
 # sink_drop NS: the server drops the flood (UDP port 9) at its interface's ingress hook
@@ -103,20 +118,23 @@ idle_cpu() {
 }
 
 # ---- standalone ----------------------------------------------------------------------
+# kernel_mode NS KEY: the client-side measurements through a kernel bridge in NS.
+kernel_mode() {
+  topo_kernel_bridge "$1"
+  BENCH_CPU_PIDS=()
+  bench_measure "$2" iperf rtt small
+  topo_kernel_bridge_remove "$1"
+}
+
 standalone_mode() {
-  local mode=$1 round=$2 cfg="$TOPO_DIR/standalone-$1.toml" extra
+  local mode=$1 round=$2 cfg="$TOPO_DIR/standalone-$1.toml"
   if [[ $mode == kernel ]]; then
-    topo_kernel_bridge "$TOPO_NS_P"
-    BENCH_CPU_PIDS=()
-    bench_measure "s:$mode:$round" iperf rtt small
-    topo_kernel_bridge_remove "$TOPO_NS_P"
+    kernel_mode "$TOPO_NS_P" "s:$mode:$round"
     return
   fi
-  topo_write_standalone_config "$cfg" bench
-  sed -i "s/^backend = \"pcap\"/backend = \"$(backend_of "$mode")\"/" "$cfg"
-  extra=$(dpdk_toml "$mode" s)
-  [[ -z $extra ]] || printf '\n%s\n' "$extra" >>"$cfg"
+  write_standalone_cfg "$mode" "$cfg"
   topo_start_proxy proxy "$TOPO_NS_P" "$cfg"
+  R[s:$mode:$round:drivers]=$(port_drivers proxy)
   BENCH_CPU_PIDS=("$(topo_pid proxy)")
   idle_cpu "s:$mode:$round"
   bench_measure "s:$mode:$round" iperf rtt small
@@ -151,12 +169,9 @@ run_standalone() {
 # into $BENCH_OUT/profile-MODE.txt. System-wide because `perf record -p` of the pcap
 # proxy caught almost nothing here; the report is filtered by PID.
 profile_mode() {
-  local mode=$1 cfg="$TOPO_DIR/standalone-$1.toml" pid extra data="$BENCH_OUT/perf-$1.data" spid who
+  local mode=$1 cfg="$TOPO_DIR/standalone-$1.toml" pid data="$BENCH_OUT/perf-$1.data" spid who
   ftp_require_cmd perf
-  topo_write_standalone_config "$cfg" bench
-  sed -i "s/^backend = \"pcap\"/backend = \"$(backend_of "$mode")\"/" "$cfg"
-  extra=$(dpdk_toml "$mode" s)
-  [[ -z $extra ]] || printf '\n%s\n' "$extra" >>"$cfg"
+  write_standalone_cfg "$mode" "$cfg"
   topo_start_proxy proxy "$TOPO_NS_P" "$cfg"
   pid=$(topo_pid proxy)
   topo_spawn perf "$TOPO_NS_P" perf record -a -e cpu-clock -F 1999 -g -o "$data" -- sleep $((BENCH_SMALL_S + 5))
@@ -194,21 +209,19 @@ replicated_mode() {
   # next pair's replicated streams (iperf3 -R at 0 Gbit/s) before this.
   fresh_servers
   if [[ $mode == kernel ]]; then
-    topo_kernel_bridge "$TOPO_NS_P1"
-    BENCH_CPU_PIDS=()
-    bench_measure "r:$mode:$round" iperf rtt small
-    topo_kernel_bridge_remove "$TOPO_NS_P1"
+    kernel_mode "$TOPO_NS_P1" "r:$mode:$round"
     return
   fi
   for role in backup primary; do
     kv=("ports.backend=\"$(backend_of "$mode")\"" "failover.timeout_ms=1000")
-    extra=$(dpdk_toml "$mode" "$role")
+    extra=$(dpdk_toml "$mode")
     if [[ -n $extra ]]; then mapfile -t -O 2 kv < <(as_kv "$extra"); fi
     pair_write_config "$role" "$TOPO_DIR/$role-$mode.toml" "${kv[@]}"
   done
   topo_start_proxy backup "$TOPO_NS_P2" "$TOPO_DIR/backup-$mode.toml"
   topo_start_proxy primary "$TOPO_NS_P1" "$TOPO_DIR/primary-$mode.toml"
   ftp_wait_until 10 pair_log_connected "$TOPO_NS_P1" || ftp_die "[$mode] log channel did not connect"
+  R[r:$mode:$round:drivers]="$(port_drivers primary) $(port_drivers backup)"
   pair_wait_state "$TOPO_NS_P2" backup 5 || ftp_die "[$mode] backup not in state backup"
   BENCH_CPU_PIDS=("$(topo_pid primary)" "$(topo_pid backup)")
   bench_measure "r:$mode:$round" iperf rtt
@@ -268,6 +281,19 @@ ratio() {
   median <<<"$out"
 }
 
+# per_round T METRIC LABEL: one list item, each proxy mode of T with METRIC per round.
+per_round() {
+  local t=$1 metric=$2 mode r
+  printf -- '- %s:' "$3"
+  for mode in "${MODES[@]}"; do
+    [[ $mode == kernel || ($t == r && $mode == dpdk_busy) ]] && continue
+    printf ' %s' "$mode"
+    for ((r = 1; r <= ROUNDS; r++)); do printf ' %s' "${R[$t:$mode:$r:$metric]:-–}"; done
+    printf ';'
+  done
+  echo
+}
+
 report() {
   local t=$1 title=$2 mode metric
   local -a metrics=(tput_fwd tput_rev rtt_p50 rtt_p99 small_offered small_pps small_loss cpu_small_ns cpu_iperf_ns idle_cpu)
@@ -313,31 +339,12 @@ report() {
       echo
     done
     if [[ $t == r ]]; then
-      printf -- '- frames delivered to the backup'"'"'s server during the small-packet test, per round:'
-      for mode in "${MODES[@]}"; do
-        [[ $mode == kernel || $mode == dpdk_busy ]] && continue
-        printf ' %s' "$mode"
-        for ((r = 1; r <= ROUNDS; r++)); do printf ' %s' "${R[r:$mode:$r:small_at_backup]:-–}"; done
-        printf ';'
-      done
-      echo
-      printf -- '- states after each mode (primary/backup):'
-      for mode in "${MODES[@]}"; do
-        [[ $mode == kernel || $mode == dpdk_busy ]] && continue
-        printf ' %s' "$mode"
-        for ((r = 1; r <= ROUNDS; r++)); do printf ' %s' "${R[r:$mode:$r:states]:-–}"; done
-        printf ';'
-      done
-      echo
+      per_round r small_at_backup "frames delivered to the backup's server during the small-packet test, per round"
+      per_round r states "states after each mode (primary/backup)"
+      per_round r drivers "port drivers (primary ext/int, backup ext/int)"
     else
-      printf -- '- proxy rx_dropped (ring/mbuf drops) after each mode:'
-      for mode in "${MODES[@]}"; do
-        [[ $mode == kernel ]] && continue
-        printf ' %s' "$mode"
-        for ((r = 1; r <= ROUNDS; r++)); do printf ' %s' "${R[s:$mode:$r:rx_dropped]:-–}"; done
-        printf ';'
-      done
-      echo
+      per_round s rx_dropped "proxy rx_dropped (ring/mbuf drops) after each mode"
+      per_round s drivers "port drivers (ext/int)"
     fi
   } | tee -a "$BENCH_OUT/report.md"
 }

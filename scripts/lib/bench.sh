@@ -75,7 +75,9 @@ bench_build_flood() {
 #          small_offered (pps the sender achieved), small_pps (frames delivered at the
 #          sink / sender time), small_loss (% not delivered), cpu_small_ns (CPU ns of
 #          BENCH_CPU_PIDS per delivered frame). The sender runs at SCHED_RR
-#          BENCH_SENDER_RT (10, the proxies' default priority; 0 = normal)
+#          BENCH_SENDER_RT (10, the proxies' default priority; 0 = normal);
+#          BENCH_SENDERS (1) sender processes run side by side, each sending up to
+#          BENCH_SMALL_N frames (offered = their sum / the longest one's time)
 bench_measure() {
   local mode=$1 c=$TOPO_NS_C sip=$TOPO_SERVICE_IP out part
   shift
@@ -137,7 +139,8 @@ _bench_ping() {
 }
 
 _bench_small() {
-  local mode=$1 out r0 r1 prev t0 t1 i sent secs
+  local mode=$1 out r0 r1 prev t0 t1 i sent secs k
+  local -a senders=()
   [[ -n $BENCH_SINK ]] || ftp_die "bench_measure small needs BENCH_SINK"
   bench_build_flood
   # The proxies run SCHED_RR (node.realtime_priority, default 10): on a loaded machine a
@@ -145,10 +148,18 @@ _bench_small() {
   # sender gets the same priority for the few seconds it runs (BENCH_SENDER_RT=0: off).
   local -a sender_prio=()
   ((${BENCH_SENDER_RT:-10} > 0)) && sender_prio=(chrt -r "${BENCH_SENDER_RT:-10}")
-  ftp_log "[$mode] 64-byte UDP frames for ${BENCH_SMALL_S}s (at most $BENCH_SMALL_N), as fast as the sender goes"
+  ftp_log "[$mode] 64-byte UDP frames for ${BENCH_SMALL_S}s (at most $BENCH_SMALL_N per sender)," \
+    "as fast as ${BENCH_SENDERS:-1} sender(s) go"
+  rm -f "$TOPO_DIR"/flood-*.out
   r0=$(bench_sink_counter rx_packets)
   t0=$(bench_cpu_ticks)
-  out=$(topo_exec "$TOPO_NS_C" "${sender_prio[@]}" "$TOPO_DIR/udp_flood" eth0 "$TOPO_SERVICE_MAC" "$TOPO_SERVICE_IP" "$BENCH_SMALL_N" "$BENCH_SMALL_S")
+  for ((k = 0; k < ${BENCH_SENDERS:-1}; k++)); do
+    topo_exec "$TOPO_NS_C" "${sender_prio[@]}" "$TOPO_DIR/udp_flood" eth0 "$TOPO_SERVICE_MAC" "$TOPO_SERVICE_IP" \
+      "$BENCH_SMALL_N" "$BENCH_SMALL_S" >"$TOPO_DIR/flood-$k.out" &
+    senders+=("$!")
+  done
+  for k in "${senders[@]}"; do wait "$k" || ftp_die "[$mode] udp_flood failed"; done
+  out=$(cat "$TOPO_DIR"/flood-*.out)
   # Frames still in a ring when the sender stops arrive a little later: wait (bounded,
   # 3 s) until the counter stands still for 0.2 s.
   prev=-1
@@ -159,9 +170,9 @@ _bench_small() {
     sleep 0.2
   done
   t1=$(bench_cpu_ticks)
-  sent=$(sed -n 's/.*sent=\([0-9]*\).*/\1/p' <<<"$out")
-  secs=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$out")
-  R[$mode:small_offered]=$(sed -n 's/.*pps=\([0-9]*\).*/\1/p' <<<"$out")
+  sent=$(sed -n 's/.*sent=\([0-9]*\).*/\1/p' <<<"$out" | awk '{ n += $1 } END { print n + 0 }')
+  secs=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$out" | sort -g | tail -n 1)
+  R[$mode:small_offered]=$(awk -v n="$sent" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
   R[$mode:small_pps]=$(awk -v n=$((r1 - r0)) -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
   R[$mode:small_loss]=$(awk -v n=$((r1 - r0)) -v s="$sent" 'BEGIN { d = 100 * (1 - n / s); if (d < 0) d = 0; printf "%.1f", d }')
   R[$mode:cpu_small_ns]=$(bench_cpu_ns_per_frame $((t1 - t0)) $((r1 - r0)))
@@ -172,7 +183,7 @@ _bench_small() {
 # bench_machine_line TITLE: the one-line header every table gets (date, kernel, CPUs,
 # load average at the start and now: the machine is shared).
 bench_machine_line() {
-  echo "$1, $(date -u +%Y-%m-%d), $(uname -r), $(nproc) CPU(s):" \
+  echo "$1, $(date -u +%Y-%m-%d), $(uname -r), $(nproc --all) CPU(s):" \
     "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)," \
     "load average at start $BENCH_LOAD_AT_START, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 }

@@ -1,8 +1,11 @@
 // "dpdk" backend: one ethdev rx/tx queue pair per port, polled (no wait fd). By default
-// each port hot-plugs an af_packet vdev onto its kernel interface, so the same config runs
-// on any Linux box; with eal_args and dpdk_device it drives a real NIC PMD.
+// each port hot-plugs a vdev onto its kernel interface (net_af_xdp where it starts, else
+// net_af_packet), so the same config runs on any Linux box; with eal_args and dpdk_device
+// it drives a real NIC PMD.
 #include "dpdk_port.hpp"
 
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <rte_dev.h>
@@ -25,6 +28,7 @@
 #include <mutex>
 
 #include "backends.hpp"
+#include "ftproxy/io/dpdk_vdev.hpp"
 
 namespace ftproxy::io {
 namespace {
@@ -126,6 +130,16 @@ class KernelInterface {
     ifreq ifr = request();
     return ::ioctl(fd_, SIOCGIFMTU, &ifr) == 0 ? static_cast<std::uint32_t>(ifr.ifr_mtu) : 0;
   }
+  // Receive queues (ETHTOOL_GCHANNELS rx + combined); 1 when the driver does not say.
+  std::uint32_t rx_queues() const noexcept {
+    ethtool_channels ch{};
+    ch.cmd = ETHTOOL_GCHANNELS;
+    ifreq ifr = request();
+    ifr.ifr_data = reinterpret_cast<char*>(&ch);
+    if (::ioctl(fd_, SIOCETHTOOL, &ifr) != 0) return 1;
+    const std::uint32_t n = ch.rx_count + ch.combined_count;
+    return n == 0 ? 1 : n;
+  }
   void clear_promiscuous() const noexcept {
     ifreq ifr = request();
     if (::ioctl(fd_, SIOCGIFFLAGS, &ifr) != 0) return;
@@ -149,7 +163,7 @@ class DpdkPort final : public PacketIo {
  public:
   DpdkPort(const PortOptions& opts, std::uint16_t port_id, rte_mempool* pool, std::string vdev,
            std::unique_ptr<KernelInterface> kif, bool was_promiscuous, std::uint32_t mtu,
-           std::uint32_t tx_room)
+           std::uint32_t tx_room, std::string driver_note)
       : port_id_(port_id),
         pool_(pool),
         vdev_(std::move(vdev)),
@@ -160,6 +174,10 @@ class DpdkPort final : public PacketIo {
         burst_(std::min<std::uint32_t>(opts.burst, 4096)) {
     info_.name = opts.name.empty() ? opts.dpdk_device : opts.name;
     info_.mtu = mtu;
+    info_.driver_note = std::move(driver_note);
+    rte_eth_dev_info dev_info{};
+    if (rte_eth_dev_info_get(port_id_, &dev_info) == 0 && dev_info.driver_name != nullptr)
+      info_.driver = dev_info.driver_name;
     rte_ether_addr addr{};
     if (rte_eth_macaddr_get(port_id_, &addr) == 0) std::memcpy(info_.mac.b.data(), addr.addr_bytes, 6);
     arena_.resize(static_cast<std::size_t>(burst_) * snaplen_);
@@ -291,10 +309,137 @@ class DpdkPort final : public PacketIo {
   PortStats stats_;
 };
 
-std::uint32_t round_up_pow2(std::uint32_t v) {
-  std::uint32_t p = 1;
-  while (p < v) p <<= 1;
-  return p;
+// Pool, queues, start and promiscuous mode of an ethdev. On failure says why; whatever
+// was made is the caller's to undo (release_ethdev), in that order: the queues hold mbufs.
+bool start_ethdev(std::uint16_t port_id, const PortOptions& opts, unsigned serial, std::uint32_t frame_room,
+                  rte_mempool*& pool, std::string& why) {
+  const int socket = std::max(0, rte_eth_dev_socket_id(port_id));
+  const std::string pool_name = "ftp_pool" + std::to_string(serial);
+  pool = rte_pktmbuf_pool_create(pool_name.c_str(), std::max<std::uint32_t>(opts.mbufs, 511), 256, 0,
+                                 static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_room), socket);
+  if (pool == nullptr) {
+    why = "cannot create a pool of " + std::to_string(opts.mbufs) + " mbufs (" + rte_error(rte_errno) +
+          "): raise -m in eal_args or lower mbufs";
+    return false;
+  }
+  rte_eth_conf conf{};
+  int rc = rte_eth_dev_configure(port_id, 1, 1, &conf);
+  if (rc != 0) {
+    why = "configure: " + rte_error(rc);
+    return false;
+  }
+  std::uint16_t rx_desc = opts.rx_desc;
+  std::uint16_t tx_desc = opts.tx_desc;
+  (void)rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rx_desc, &tx_desc);
+  rc = rte_eth_rx_queue_setup(port_id, 0, rx_desc, static_cast<unsigned>(socket), nullptr, pool);
+  if (rc != 0) {
+    why = "rx queue: " + rte_error(rc);
+    return false;
+  }
+  rc = rte_eth_tx_queue_setup(port_id, 0, tx_desc, static_cast<unsigned>(socket), nullptr);
+  if (rc != 0) {
+    why = "tx queue: " + rte_error(rc);
+    return false;
+  }
+  rc = rte_eth_dev_start(port_id);
+  if (rc != 0) {
+    why = "start: " + rte_error(rc);
+    return false;
+  }
+  // A transparent proxy sees frames for other MACs; a PMD without the mode is left as is.
+  rc = rte_eth_promiscuous_enable(port_id);
+  if (rc != 0 && rc != -ENOTSUP) {
+    why = "promiscuous mode: " + rte_error(rc);
+    return false;
+  }
+  return true;
+}
+
+// Undoes a failed attempt: stop, close, unplug our vdev, free the pool, and clear the
+// promiscuous flag the PMD may already have set.
+void release_ethdev(std::uint16_t port_id, const std::string& vdev, rte_mempool* pool,
+                    const KernelInterface* kif, bool was_promiscuous) {
+  (void)rte_eth_dev_stop(port_id);
+  (void)rte_eth_dev_close(port_id);
+  if (!vdev.empty()) (void)rte_eal_hotplug_remove("vdev", vdev.c_str());
+  if (pool != nullptr) rte_mempool_free(pool);
+  if (kif != nullptr && !was_promiscuous) kif->clear_promiscuous();
+}
+
+// Hot-plugs one vdev of driver `d` onto the kernel interface and starts it. On success
+// the port owns `kif`; on failure everything is undone and `why` says what failed.
+std::unique_ptr<PacketIo> attach_vdev(const PortOptions& opts, VdevDriver d,
+                                      std::unique_ptr<KernelInterface>& kif, bool was_promiscuous,
+                                      std::uint32_t mtu, const std::string& note, std::string& why) {
+  const unsigned serial = g_port_serial.fetch_add(1);
+  const VdevSpec spec = vdev_spec(d, opts.name, mtu, serial);
+  const int rc = rte_eal_hotplug_add("vdev", spec.name.c_str(), spec.args.c_str());
+  if (rc != 0) {
+    why = "cannot attach a DPDK " + std::string(vdev_driver_name(d)) + " vdev (" + rte_error(rc) +
+          "); needs root" +
+          (d == VdevDriver::af_xdp ? " (CAP_NET_ADMIN and CAP_BPF) and a kernel with XDP sockets"
+                                   : " or CAP_NET_RAW");
+    return nullptr;
+  }
+  std::uint16_t port_id = 0;
+  if (rte_eth_dev_get_port_by_name(spec.name.c_str(), &port_id) != 0) {
+    (void)rte_eal_hotplug_remove("vdev", spec.name.c_str());
+    why = "the " + std::string(vdev_driver_name(d)) + " vdev created no ethdev";
+    return nullptr;
+  }
+  rte_mempool* pool = nullptr;
+  if (!start_ethdev(port_id, opts, serial, spec.frame_room, pool, why)) {
+    why = std::string(vdev_driver_name(d)) + " vdev " + why;
+    release_ethdev(port_id, spec.name, pool, kif.get(), was_promiscuous);
+    return nullptr;
+  }
+  return std::make_unique<DpdkPort>(opts, port_id, pool, spec.name, std::move(kif), was_promiscuous, mtu,
+                                    spec.frame_room, note);
+}
+
+// A device named in the config (PCI address or a vdev from eal_args).
+std::unique_ptr<PacketIo> open_named_device(const PortOptions& opts, const std::string& label,
+                                            std::string& error) {
+  std::uint16_t port_id = 0;
+  if (rte_eth_dev_get_port_by_name(opts.dpdk_device.c_str(), &port_id) != 0) {
+    // Not probed at EAL start (e.g. --no-pci): try a hot-plug by its name.
+    if (rte_dev_probe(opts.dpdk_device.c_str()) != 0 ||
+        rte_eth_dev_get_port_by_name(opts.dpdk_device.c_str(), &port_id) != 0) {
+      error = "dpdk device '" + opts.dpdk_device +
+              "' not found: bind it to vfio-pci and allow it in eal_args (-a " + opts.dpdk_device + ")";
+      return nullptr;
+    }
+  }
+  std::uint16_t dev_mtu = RTE_ETHER_MTU;
+  (void)rte_eth_dev_get_mtu(port_id, &dev_mtu);
+  const std::uint32_t mtu = dev_mtu;
+  const std::uint32_t frame_room = std::max<std::uint32_t>(2048, mtu + 22);
+  // A vdev over a kernel interface (net_af_xdp, or an af_packet vdev from eal_args):
+  // remember its promiscuity before we enable it (the PMD never takes it back) and read
+  // the carrier from the kernel. A PCI device bound to vfio-pci has no if_index.
+  std::unique_ptr<KernelInterface> kif;
+  bool was_promiscuous = false;
+  rte_eth_dev_info dev_info{};
+  char ifname[IF_NAMESIZE] = {};
+  if (rte_eth_dev_info_get(port_id, &dev_info) == 0 && dev_info.if_index != 0 &&
+      ::if_indextoname(dev_info.if_index, ifname) != nullptr) {
+    kif = std::make_unique<KernelInterface>(ifname);
+    const int flags = kif->valid() ? kif->flags() : -1;
+    if (flags >= 0) {
+      was_promiscuous = (flags & IFF_PROMISC) != 0;
+    } else {
+      kif.reset();
+    }
+  }
+  rte_mempool* pool = nullptr;
+  std::string why;
+  if (!start_ethdev(port_id, opts, g_port_serial.fetch_add(1), frame_room, pool, why)) {
+    error = "dpdk port '" + label + "': " + why;
+    release_ethdev(port_id, "", pool, kif.get(), was_promiscuous);
+    return nullptr;
+  }
+  return std::make_unique<DpdkPort>(opts, port_id, pool, "", std::move(kif), was_promiscuous, mtu, frame_room,
+                                    "");
 }
 
 }  // namespace
@@ -312,15 +457,7 @@ std::vector<std::string> default_eal_args() {
       }
     }
   }
-  return {"-l",
-          std::to_string(cpu),
-          "--no-huge",
-          "--no-pci",
-          "-m",
-          "256",
-          "--no-telemetry",
-          "--log-level=warning",
-          "--file-prefix=ftproxy-" + std::to_string(::getpid())};
+  return io::default_eal_args(cpu, static_cast<long>(::getpid()));
 }
 
 std::unique_ptr<PacketIo> open_dpdk_port(const PortOptions& opts, std::string& error) {
@@ -329,126 +466,52 @@ std::unique_ptr<PacketIo> open_dpdk_port(const PortOptions& opts, std::string& e
     error = "dpdk port needs an interface name or a dpdk device";
     return nullptr;
   }
-  std::unique_ptr<KernelInterface> kif;
-  bool was_promiscuous = false;
-  std::uint32_t mtu = 0;
-  if (opts.dpdk_device.empty()) {
-    if (opts.name.size() >= IFNAMSIZ || ::if_nametoindex(opts.name.c_str()) == 0) {
-      error = "interface '" + opts.name + "' not found";
-      return nullptr;
-    }
-    kif = std::make_unique<KernelInterface>(opts.name);
-    const int flags = kif->valid() ? kif->flags() : -1;
-    if (flags < 0) {
-      error = "interface '" + opts.name + "': cannot read its flags: " + std::strerror(errno);
-      return nullptr;
-    }
-    if ((flags & IFF_UP) == 0) {
-      error = "interface '" + opts.name + "' is down: ip link set " + opts.name + " up";
-      return nullptr;
-    }
-    was_promiscuous = (flags & IFF_PROMISC) != 0;
-    mtu = kif->mtu();
+  if (!opts.dpdk_device.empty()) {
+    if (!Eal::instance().ensure(opts.eal_args, error)) return nullptr;
+    return open_named_device(opts, label, error);
+  }
+  if (opts.name.size() >= IFNAMSIZ || ::if_nametoindex(opts.name.c_str()) == 0) {
+    error = "interface '" + opts.name + "' not found";
+    return nullptr;
+  }
+  auto kif = std::make_unique<KernelInterface>(opts.name);
+  const int flags = kif->valid() ? kif->flags() : -1;
+  if (flags < 0) {
+    error = "interface '" + opts.name + "': cannot read its flags: " + std::strerror(errno);
+    return nullptr;
+  }
+  if ((flags & IFF_UP) == 0) {
+    error = "interface '" + opts.name + "' is down: ip link set " + opts.name + " up";
+    return nullptr;
+  }
+  const bool was_promiscuous = (flags & IFF_PROMISC) != 0;
+  const std::uint32_t mtu = kif->mtu();
+  const auto plan = plan_vdev_attempts(opts.dpdk_vdev, AttachFacts{mtu, kif->rx_queues(), opts.mbufs});
+  if (!plan) {
+    error = "dpdk port '" + label + "': unknown vdev driver '" + opts.dpdk_vdev +
+            "' (expected auto, af_xdp or af_packet)";
+    return nullptr;
   }
   if (!Eal::instance().ensure(opts.eal_args, error)) return nullptr;
 
-  const unsigned serial = g_port_serial.fetch_add(1);
-  std::string vdev;
-  std::uint32_t frame_room = 2048;
-  std::uint16_t port_id = 0;
-  if (kif) {
-    // One af_packet frame holds the TPACKET2 header and sockaddr_ll before the data.
-    const std::uint32_t framesz = std::max<std::uint32_t>(2048, round_up_pow2(mtu + 22 + 128));
-    const std::uint32_t framecnt = std::max<std::uint32_t>(256, (8u << 20) / framesz);
-    frame_room = framesz;
-    vdev = "net_af_packet_ftp" + std::to_string(serial);
-    const std::string args = "iface=" + opts.name +
-                             ",qpairs=1,qdisc_bypass=1,framesz=" + std::to_string(framesz) +
-                             ",blocksz=" + std::to_string(std::max<std::uint32_t>(4096, framesz)) +
-                             ",framecnt=" + std::to_string(framecnt);
-    const int rc = rte_eal_hotplug_add("vdev", vdev.c_str(), args.c_str());
-    if (rc != 0) {
-      error = "interface '" + opts.name + "': cannot attach a DPDK af_packet vdev (" + rte_error(rc) +
-              "); needs root or CAP_NET_RAW";
+  // "auto": af_xdp first; what made it unusable becomes the port's driver note.
+  std::string note;
+  for (std::size_t i = 0; i < plan->size(); ++i) {
+    const VdevAttempt& attempt = (*plan)[i];
+    std::string why = attempt.skip_reason;
+    if (why.empty()) {
+      auto port = attach_vdev(opts, attempt.driver, kif, was_promiscuous, mtu, note, why);
+      if (port) return port;
+    }
+    if (i + 1 == plan->size()) {
+      error = "interface '" + opts.name + "': " + why;
       return nullptr;
     }
-    if (rte_eth_dev_get_port_by_name(vdev.c_str(), &port_id) != 0) {
-      (void)rte_eal_hotplug_remove("vdev", vdev.c_str());
-      error = "interface '" + opts.name + "': the af_packet vdev created no ethdev";
-      return nullptr;
-    }
-  } else if (rte_eth_dev_get_port_by_name(opts.dpdk_device.c_str(), &port_id) != 0) {
-    // Not probed at EAL start (e.g. --no-pci): try a hot-plug by its name.
-    if (rte_dev_probe(opts.dpdk_device.c_str()) != 0 ||
-        rte_eth_dev_get_port_by_name(opts.dpdk_device.c_str(), &port_id) != 0) {
-      error = "dpdk device '" + opts.dpdk_device +
-              "' not found: bind it to vfio-pci and allow it in eal_args (-a " + opts.dpdk_device + ")";
-      return nullptr;
-    }
+    if (!note.empty()) note += "; ";
+    note += std::string(vdev_driver_name(attempt.driver)) + " not used: " + why;
   }
-  auto fail = [&](std::string msg) -> std::unique_ptr<PacketIo> {
-    error = "dpdk port '" + label + "': " + msg;
-    (void)rte_eth_dev_close(port_id);
-    if (!vdev.empty()) (void)rte_eal_hotplug_remove("vdev", vdev.c_str());
-    if (kif && !was_promiscuous) kif->clear_promiscuous();
-    return nullptr;
-  };
-
-  if (!kif) {
-    std::uint16_t dev_mtu = RTE_ETHER_MTU;
-    (void)rte_eth_dev_get_mtu(port_id, &dev_mtu);
-    mtu = dev_mtu;
-    frame_room = std::max<std::uint32_t>(2048, mtu + 22);
-    // A vdev over a kernel interface (net_af_xdp, or an af_packet vdev from eal_args):
-    // remember its promiscuity before we enable it (the PMD never takes it back) and read
-    // the carrier from the kernel. A PCI device bound to vfio-pci has no if_index.
-    rte_eth_dev_info dev_info{};
-    char ifname[IF_NAMESIZE] = {};
-    if (rte_eth_dev_info_get(port_id, &dev_info) == 0 && dev_info.if_index != 0 &&
-        ::if_indextoname(dev_info.if_index, ifname) != nullptr) {
-      kif = std::make_unique<KernelInterface>(ifname);
-      const int flags = kif->valid() ? kif->flags() : -1;
-      if (flags >= 0) {
-        was_promiscuous = (flags & IFF_PROMISC) != 0;
-      } else {
-        kif.reset();
-      }
-    }
-  }
-  const int socket = std::max(0, rte_eth_dev_socket_id(port_id));
-  const std::string pool_name = "ftp_pool" + std::to_string(serial);
-  rte_mempool* pool =
-      rte_pktmbuf_pool_create(pool_name.c_str(), std::max<std::uint32_t>(opts.mbufs, 511), 256, 0,
-                              static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_room), socket);
-  if (pool == nullptr)
-    return fail("cannot create a pool of " + std::to_string(opts.mbufs) + " mbufs (" + rte_error(rte_errno) +
-                "): raise -m in eal_args or lower mbufs");
-  auto fail_pool = [&](std::string msg) {
-    auto r = fail(std::move(msg));
-    rte_mempool_free(pool);
-    return r;
-  };
-
-  rte_eth_conf conf{};
-  int rc = rte_eth_dev_configure(port_id, 1, 1, &conf);
-  if (rc != 0) return fail_pool("configure: " + rte_error(rc));
-  std::uint16_t rx_desc = opts.rx_desc;
-  std::uint16_t tx_desc = opts.tx_desc;
-  (void)rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rx_desc, &tx_desc);
-  rc = rte_eth_rx_queue_setup(port_id, 0, rx_desc, static_cast<unsigned>(socket), nullptr, pool);
-  if (rc != 0) return fail_pool("rx queue: " + rte_error(rc));
-  rc = rte_eth_tx_queue_setup(port_id, 0, tx_desc, static_cast<unsigned>(socket), nullptr);
-  if (rc != 0) return fail_pool("tx queue: " + rte_error(rc));
-  rc = rte_eth_dev_start(port_id);
-  if (rc != 0) return fail_pool("start: " + rte_error(rc));
-  // A transparent proxy sees frames for other MACs; a PMD without the mode is left as is.
-  rc = rte_eth_promiscuous_enable(port_id);
-  if (rc != 0 && rc != -ENOTSUP) {
-    (void)rte_eth_dev_stop(port_id);
-    return fail_pool("promiscuous mode: " + rte_error(rc));
-  }
-  return std::make_unique<DpdkPort>(opts, port_id, pool, vdev, std::move(kif), was_promiscuous, mtu,
-                                    frame_room);
+  error = "interface '" + opts.name + "': no vdev driver to try";
+  return nullptr;
 }
 
 }  // namespace detail

@@ -13,7 +13,8 @@ namespace ftproxy::io::detail {
 // attached kernel interface are the caller's (open_port applies the policy first).
 std::unique_ptr<PacketIo> open_dpdk_port(const PortOptions& opts, std::string& error);
 
-// The EAL arguments used when PortOptions::eal_args is empty (argv without program name).
+// The EAL arguments used when PortOptions::eal_args is empty (argv without program name):
+// io::default_eal_args() for the first CPU this process may run on and its pid.
 std::vector<std::string> default_eal_args();
 
 }  // namespace ftproxy::io::detail

@@ -9,19 +9,21 @@
 # BACKEND=pcap (default) or dpdk selects the packet I/O backend; the config differs by
 # the [ports] backend line only. With dpdk the test also checks that the ports really
 # run on DPDK (the start-up log, ext/int promiscuous while it runs) and that ext/int are
-# not left promiscuous afterwards. DPDK_PMD=af_packet (default: no [dpdk] section, the
-# backend attaches af_packet vdevs itself) or af_xdp (a [dpdk] section declaring
-# net_af_xdp vdevs on ext/int) picks the DPDK driver. test_dpdk_standalone.sh and
-# test_dpdk_af_xdp.sh run this script with those variables.
+# not left promiscuous (nor with an XDP program) afterwards. DPDK_PMD picks the DPDK
+# driver: auto (default: no [dpdk] section; the backend attaches net_af_xdp vdevs, or
+# net_af_packet with a logged reason where af_xdp does not start), af_packet ([dpdk]
+# vdev_driver = "af_packet") or af_xdp (a [dpdk] section declaring net_af_xdp vdevs in
+# eal_args). test_dpdk_standalone.sh, test_dpdk_af_packet.sh and test_dpdk_af_xdp.sh run
+# this script with those variables.
 # Exit 0 = pass, 77 = skipped (not root / tools missing / no DPDK in this build).
 set -euo pipefail
 
 source "$(dirname "$0")/lib/topology.sh"
 
 BACKEND=${BACKEND:-pcap}
-DPDK_PMD=${DPDK_PMD:-af_packet}
+DPDK_PMD=${DPDK_PMD:-auto}
 case $BACKEND in pcap | dpdk) ;; *) ftp_die "BACKEND must be pcap or dpdk, got '$BACKEND'" ;; esac
-case $DPDK_PMD in af_packet | af_xdp) ;; *) ftp_die "DPDK_PMD must be af_packet or af_xdp, got '$DPDK_PMD'" ;; esac
+case $DPDK_PMD in auto | af_packet | af_xdp) ;; *) ftp_die "DPDK_PMD must be auto, af_packet or af_xdp, got '$DPDK_PMD'" ;; esac
 
 ftp_require_root
 ftp_require_cmd redis-server redis-cli redis-benchmark iperf3 ping curl jq
@@ -59,6 +61,9 @@ if [[ $BACKEND != pcap ]]; then
   sed -i "s/^backend = \"pcap\"/backend = \"$BACKEND\"/" "$CFG"
   grep -q "^backend = \"$BACKEND\"" "$CFG" || fail "could not switch the backend line of $CFG"
 fi
+if [[ $BACKEND == dpdk && $DPDK_PMD == af_packet ]]; then
+  printf '\n[dpdk]\nvdev_driver = "af_packet"\n' >>"$CFG"
+fi
 if [[ $BACKEND == dpdk && $DPDK_PMD == af_xdp ]]; then
   # One XDP socket per port on queue 0 of the veth; copy mode (veth has no zero-copy).
   cat >>"$CFG" <<EOF
@@ -87,8 +92,21 @@ grep -q "port opened port=ext .*backend=$BACKEND" "$(topo_log proxy)" ||
 if [[ $BACKEND == dpdk ]]; then
   for p in ext int; do
     promisc "$p" || fail "$p is not promiscuous while the dpdk port runs (is it really the dpdk backend?)"
-    if [[ $DPDK_PMD == af_xdp ]]; then
+    driver=$(sed -n "s/.*port opened port=$p .*driver=\([a-z_]*\).*/\1/p" "$(topo_log proxy)")
+    want=net_$DPDK_PMD
+    if [[ $DPDK_PMD == auto ]]; then
+      # af_xdp where it starts; af_packet only with the logged reason.
+      want=net_af_xdp
+      if [[ $driver == net_af_packet ]] && grep -q "dpdk vdev fallback port=$p " "$(topo_log proxy)"; then
+        want=net_af_packet
+        ftp_log "auto fell back on $p: $(grep "dpdk vdev fallback port=$p " "$(topo_log proxy)")"
+      fi
+    fi
+    [[ $driver == "$want" ]] || fail "$p runs on driver '$driver', expected $want: $(grep 'port opened' "$(topo_log proxy)")"
+    if [[ $driver == net_af_xdp ]]; then
       xdp_attached "$p" || fail "$p has no XDP program while the af_xdp port runs: $(ip -n "$TOPO_NS_P" -d link show "$p")"
+    else
+      xdp_attached "$p" && fail "$p has an XDP program while the $driver port runs"
     fi
   done
 fi

@@ -1,24 +1,14 @@
 // Live "pcap" backend on a veth pair inside a network namespace made for this test
 // (root only; skipped otherwise). Each test body runs on a thread that entered the
 // namespace with setns(2), so the ports and ioctls see only the test's interfaces.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
-#include <poll.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <atomic>
-#include <chrono>
-#include <cstdlib>
-#include <cstring>
-#include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "frames.hpp"
@@ -31,6 +21,7 @@ namespace {
 
 using test::Frames;
 using test::make_frame;
+using test::receive_until;
 using test::send;
 using test::sh;
 using test::test_seq;
@@ -51,26 +42,6 @@ class VethTest : public test::VethNamespaceTest {
     auto p = open_port(o, err);
     EXPECT_NE(p, nullptr) << err;
     return p;
-  }
-
-  // Collects test frames (other traffic ignored) until one with `stop_seq` arrives or 2 s pass.
-  static Frames receive_until(PacketIo& p, std::int64_t stop_seq) {
-    Frames got;
-    std::array<PacketView, 16> out;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd pfd{p.wait_fd(), POLLIN, 0};
-      ::poll(&pfd, 1, 50);
-      const std::size_t n = p.rx_burst(out);
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::int64_t seq = test_seq(out[i].data, out[i].len);
-        if (seq < 0) continue;
-        got.emplace_back(out[i].data, out[i].data + out[i].len);
-        if (seq == stop_seq) return got;
-      }
-    }
-    ADD_FAILURE() << "frame " << stop_seq << " not received on " << p.info().name;
-    return got;
   }
 };
 

@@ -2,16 +2,19 @@
 // 02:00:00:00:00:b0, both up, IPv6 off) made for each test and removed after it. Root
 // only: the fixture skips the test otherwise. Test bodies run inside the namespace with
 // in_netns(), on a thread that entered it with setns(2), so ports and ioctls see only the
-// test's interfaces.
+// test's interfaces. send() and receive_until() move test frames (frames.hpp) through a port.
 #pragma once
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sched.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "frames.hpp"
 #include "ftproxy/io/packet_io.hpp"
 
 namespace ftproxy::io::test {
@@ -35,6 +39,31 @@ inline std::size_t send(PacketIo& p, const Frames& frames) {
   std::vector<ConstPacketView> views;
   for (const auto& f : frames) views.emplace_back(f.data(), static_cast<std::uint32_t>(f.size()));
   return p.tx_burst(views);
+}
+
+// Test frames received on `p` (other traffic ignored) until the one with `stop_seq`
+// arrives or 2 s pass. Waits on the port's wait fd; a port without one (dpdk) is polled
+// every 200 us.
+inline Frames receive_until(PacketIo& p, std::int64_t stop_seq) {
+  Frames got;
+  std::array<PacketView, 32> out;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (p.wait_fd() >= 0) {
+      pollfd pfd{p.wait_fd(), POLLIN, 0};
+      ::poll(&pfd, 1, 50);
+    }
+    const std::size_t n = p.rx_burst(out);
+    if (n == 0 && p.wait_fd() < 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int64_t seq = test_seq(out[i].data, out[i].len);
+      if (seq < 0) continue;
+      got.emplace_back(out[i].data, out[i].data + out[i].len);
+      if (seq == stop_seq) return got;
+    }
+  }
+  ADD_FAILURE() << "frame " << stop_seq << " not received on " << p.info().name;
+  return got;
 }
 
 class VethNamespaceTest : public ::testing::Test {
