@@ -744,6 +744,134 @@ TEST_F(SeqTranslatorTest, HoldTimeoutReleasesWithClampedAckAndCountsDivergence) 
   EXPECT_EQ(tr->counters().divergence(), 1u);
 }
 
+// Relieve: flow a's request is held on its ack (the backup server has sent 30 of the
+// 100 bytes the client acknowledged); flow b's segments queue behind it (global order)
+// until b's queue is full. Returns b's next frame, the one can_take refuses.
+class PressureTest : public SeqTranslatorTest {
+ protected:
+  void SetUp() override {
+    SeqTranslatorTest::SetUp();
+    a.src_port = 1;
+    b.src_port = 2;
+    handshake(a, h);
+    handshake(b, h);
+    backup_sends(a, h.backup_isn + 1, 30, h.client_isn + 1);
+    TcpSpec ra = a;
+    ra.seq = h.client_isn + 1;
+    ra.ack = h.primary_isn + 1 + 100;
+    ra.payload = payload(12, 1);
+    held = build_tcp(ra);
+    ASSERT_EQ(in(held), InboundDecision::hold);
+    for (std::uint32_t i = 0; i < default_limits().queue_frames_per_flow; ++i) {
+      Frame fb = b_data(i);
+      ASSERT_EQ(in(fb), InboundDecision::hold) << i;
+    }
+    next = b_data(default_limits().queue_frames_per_flow);
+    ASSERT_FALSE(tr->can_take(parse(next)));
+  }
+  Frame b_data(std::uint32_t i) {
+    TcpSpec rb = b;
+    rb.seq = h.client_isn + 1 + 5 * i;
+    rb.ack = h.primary_isn + 1;
+    rb.payload = payload(5, static_cast<std::uint8_t>(10 + i));
+    return build_tcp(rb);
+  }
+  std::vector<Frame> relieve() {
+    std::vector<Frame> got;
+    const std::size_t n = tr->relieve_pressure(parse(next), clock.now(), [&got](std::span<std::uint8_t> fr) {
+      got.emplace_back(fr.begin(), fr.end());
+    });
+    EXPECT_EQ(n, got.size());
+    return got;
+  }
+  const Handshake h;
+  TcpSpec a, b;
+  Frame held, next;
+};
+
+TEST_F(PressureTest, HeadHeldOnItsAckGoesEarlyWithTheAckLowered) {
+  clock.advance(milliseconds(5));
+  backup_sends(a, h.backup_isn + 31, 10, h.client_isn + 1);  // slower, but sending
+  EXPECT_TRUE(drain().empty());                              // 41 < 101: still held
+  const auto got = relieve();
+  ASSERT_EQ(got.size(), 1u + default_limits().queue_frames_per_flow);
+  TcpSpec want = a;
+  want.seq = h.client_isn + 1;
+  want.ack = h.backup_isn + 41;  // what the backup server has sent
+  want.payload = payload(12, 1);
+  EXPECT_EQ(got[0], build_tcp(want));
+  EXPECT_TRUE(checksum_ok(got[0]));
+  for (std::size_t i = 1; i < got.size(); ++i) EXPECT_EQ(parse(got[i]).tcp.src_port, 2) << i;
+  EXPECT_TRUE(tr->can_take(parse(next)));
+  const auto c = tr->counters();
+  EXPECT_EQ(c.pressure_releases, 1u);
+  EXPECT_EQ(c.hold_timeouts, 0u);  // the backup server was sending: slower, not diverged
+  EXPECT_EQ(c.flows_diverged, 0u);
+  EXPECT_EQ(c.divergence(), 0u);
+  EXPECT_EQ(c.held_now, 0u);
+}
+
+TEST_F(PressureTest, HeadWhoseServerSentNothingDuringTheHoldCountsAsDiverged) {
+  clock.advance(milliseconds(5));
+  const auto got = relieve();
+  ASSERT_EQ(got.size(), 1u + default_limits().queue_frames_per_flow);
+  EXPECT_EQ(parse(got[0]).tcp.ack, h.backup_isn + 31);
+  const auto c = tr->counters();
+  EXPECT_EQ(c.pressure_releases, 1u);
+  EXPECT_EQ(c.hold_timeouts, 1u);
+  EXPECT_EQ(c.flows_diverged, 1u);
+  EXPECT_EQ(c.divergence(), 1u);
+  // Diverged: a's next request is not held again.
+  TcpSpec ra = a;
+  ra.seq = h.client_isn + 13;
+  ra.ack = h.primary_isn + 1 + 200;
+  ra.payload = payload(3, 2);
+  Frame fa = build_tcp(ra);
+  EXPECT_EQ(in(fa), InboundDecision::forward);
+}
+
+TEST_F(SeqTranslatorTest, PressureNeverReleasesAHeadBeyondTheBackupServersWindow) {
+  // Its payload would be lost there: backpressure is the right answer, so
+  // relieve_pressure releases nothing.
+  TranslatorLimits l = default_limits();
+  reset(l);
+  TcpSpec c;
+  c.src_port = 7;
+  Handshake hw;  // the backup's SYN-ACK advertises 502 bytes (unscaled)
+  handshake(c, hw);
+  TcpSpec o;
+  o.src_port = 8;
+  Handshake ho;
+  ho.client_isn = 0x22222222;
+  handshake(o, ho);
+  TcpSpec big = c;
+  big.seq = hw.client_isn + 1;
+  big.ack = hw.primary_isn + 1;
+  big.payload = payload(503, 3);  // one byte beyond the window
+  Frame fw = build_tcp(big);
+  ASSERT_EQ(in(fw), InboundDecision::hold);
+  EXPECT_EQ(tr->counters().window_holds, 1u);
+  Frame last;
+  for (std::uint32_t i = 0; i <= l.queue_frames_per_flow; ++i) {
+    TcpSpec r = o;
+    r.seq = ho.client_isn + 1 + 5 * i;
+    r.ack = ho.primary_isn + 1;
+    r.payload = payload(5, static_cast<std::uint8_t>(i));
+    last = build_tcp(r);
+    if (i < l.queue_frames_per_flow) {
+      ASSERT_EQ(in(last), InboundDecision::hold) << i;
+    }
+  }
+  ASSERT_FALSE(tr->can_take(parse(last)));
+  clock.advance(milliseconds(5));
+  std::size_t emitted = 0;
+  EXPECT_EQ(
+      tr->relieve_pressure(parse(last), clock.now(), [&emitted](std::span<std::uint8_t>) { ++emitted; }), 0u);
+  EXPECT_EQ(emitted, 0u);
+  EXPECT_EQ(tr->counters().pressure_releases, 0u);
+  EXPECT_FALSE(tr->can_take(parse(last)));
+}
+
 TEST_F(SeqTranslatorTest, ResetIsNeverHeld) {
   TcpSpec c;
   const Handshake h;
