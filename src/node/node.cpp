@@ -665,20 +665,17 @@ struct Node::Impl {
     return counters.entries_injected > synth ? counters.entries_injected - synth : 0;
   }
 
-  // Adds a frame the translator released to the injection batch (sent when full).
-  void add_injected(std::span<std::uint8_t> frame) noexcept {
-    if (inject.full()) {
-      const std::size_t sent =
-          send(int_, std::span<const io::ConstPacketView>(inject.views.data(), inject.count));
-      counters.entries_injected += sent;
-      counters.ext_to_int_frames += sent;
-      inject.count = 0;
-    }
-    inject.add(frame);
-  }
-
   void drain_translator(MonoTime now) noexcept {
-    translator->drain_ready(now, [this](std::span<std::uint8_t> frame) { add_injected(frame); });
+    translator->drain_ready(now, [this](std::span<std::uint8_t> frame) {
+      if (inject.full()) {
+        const std::size_t sent =
+            send(int_, std::span<const io::ConstPacketView>(inject.views.data(), inject.count));
+        counters.entries_injected += sent;
+        counters.ext_to_int_frames += sent;
+        inject.count = 0;
+      }
+      inject.add(frame);
+    });
   }
 
   void learn_neighbour(const packet::ParsedFrame& f, MonoTime now) noexcept {
@@ -702,14 +699,8 @@ struct Node::Impl {
         packet::ParsedFrame f;
         const bool ok = parse(e.data, f);
         if (ok && !translator->can_take(f)) {
-          // Unless the queue is full only because one flow waits for its own ack: then
-          // that segment goes now (ack lowered) rather than stall the pair behind it.
-          if (translator->relieve_pressure(
-                  f, now, [this](std::span<std::uint8_t> frame) { add_injected(frame); }) == 0 ||
-              !translator->can_take(f)) {
-            ++counters.inject_backpressure;
-            return false;
-          }
+          ++counters.inject_backpressure;
+          return false;
         }
         inject_frame(e.data, ok ? &f : nullptr, now);
         break;
@@ -1450,7 +1441,6 @@ struct Node::Impl {
       t["acks_synthesized"] = c.acks_synthesized;
       t["synth_unusable"] = c.synth_unusable;
       t["flows_diverged"] = c.flows_diverged;
-      t["pressure_releases"] = c.pressure_releases;
       t["inject_backpressure"] = counters.inject_backpressure;
       t["neighbours"] = neighbours.size();
       o["tcp"] = std::move(t);
@@ -1669,9 +1659,6 @@ struct Node::Impl {
       w.counter("ftproxy_tcp_window_holds_total",
                 "Client segments held because they ended beyond the backup server's receive window.",
                 c.window_holds);
-      w.counter("ftproxy_tcp_pressure_releases_total",
-                "Held segments released early (ack lowered) because the queue behind them was full.",
-                c.pressure_releases);
       w.counter("ftproxy_divergence_total", "Events where the backup may have diverged from the primary.",
                 c.divergence());
     }

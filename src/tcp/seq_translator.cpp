@@ -185,7 +185,6 @@ SeqTranslator::SeqTranslator(const TranslatorLimits& limits) : limits_(limits), 
   slot_next_.assign(n, kNoIndex);
   slot_since_.assign(n, MonoTime{});
   slot_held_.assign(n, 0);
-  slot_snd_.assign(n, 0);
   slot_gnext_.assign(n, kNoIndex);
   slot_gprev_.assign(n, kNoIndex);
   slot_flow_.assign(n, kNoIndex);
@@ -618,7 +617,7 @@ OutboundDecision SeqTranslator::translate_out(std::span<std::uint8_t> frame, con
   return OutboundDecision::forward;
 }
 
-bool SeqTranslator::release_head(Flow& flow, MonoTime now, Emit emit, bool relieve) noexcept {
+bool SeqTranslator::release_head(Flow& flow, MonoTime now, Emit emit) noexcept {
   const std::uint32_t s = flow.q_head;
   const std::span<std::uint8_t> frame(pool_.data() + std::size_t{s} * limits_.queue_slot_bytes, slot_len_[s]);
   packet::ParsedFrame pf;
@@ -675,28 +674,17 @@ bool SeqTranslator::release_head(Flow& flow, MonoTime now, Emit emit, bool relie
       // primary's did (seen end to end: thousands of hold timeouts after one stall).
       slot_held_[s] |= kHeldCounted;
       slot_since_[s] = now;
-      slot_snd_[s] = flow.snd_nxt_backup;
       ++c_.held_total;
     }
-    bool timed_out = now - slot_since_[s] >= limits_.hold_timeout;
-    if (!timed_out) {
-      if (!relieve || window_blocked) return false;
-      // The queue behind this hold is full (relieve_pressure): it goes now with its ack
-      // lowered. A backup server that sent nothing on the flow for the whole hold is
-      // not merely slower than the primary's: it produced fewer bytes (diverged).
-      ++c_.pressure_releases;
-      timed_out = flow.snd_nxt_backup == slot_snd_[s];
-    }
-    if (timed_out) {
-      // Releasing it unchanged or dropping it would both lose the payload; with the
-      // ack lowered to what the backup server has sent, Linux accepts the data and
-      // the client's next cumulative ack covers the rest. Beyond the window the
-      // backup server drops the payload: a hole, hence counted as divergence too.
-      ++c_.hold_timeouts;
-      if (!flow.diverged) {
-        flow.diverged = true;
-        ++c_.flows_diverged;
-      }
+    if (now - slot_since_[s] < limits_.hold_timeout) return false;
+    // Releasing it unchanged or dropping it would both lose the payload; with the
+    // ack lowered to what the backup server has sent, Linux accepts the data and
+    // the client's next cumulative ack covers the rest. Beyond the window the
+    // backup server drops the payload: a hole, hence counted as divergence too.
+    ++c_.hold_timeouts;
+    if (!flow.diverged) {
+      flow.diverged = true;
+      ++c_.flows_diverged;
     }
     clamp = true;
   }
@@ -714,17 +702,6 @@ std::size_t SeqTranslator::drain_global(MonoTime now, Emit emit) noexcept {
     ++emitted;
   }
   return emitted;
-}
-
-std::size_t SeqTranslator::relieve_impl(const packet::ParsedFrame& f, MonoTime now, Emit emit) noexcept {
-  Flow* blocker = nullptr;
-  if (limits_.global_order) {
-    if (g_head_ != kNoIndex) blocker = &table_.at(slot_flow_[g_head_]);
-  } else if (f.l4 == packet::L4Kind::tcp) {
-    blocker = table_.find(packet::flow_key(f));
-  }
-  if (blocker == nullptr || blocker->q_len == 0 || !release_head(*blocker, now, emit, true)) return 0;
-  return 1 + drain_impl(now, emit);
 }
 
 std::size_t SeqTranslator::drain_impl(MonoTime now, Emit emit) noexcept {
@@ -759,10 +736,7 @@ bool SeqTranslator::enqueue(Flow& flow, std::span<const std::uint8_t> frame, Mon
   slot_next_[s] = kNoIndex;
   slot_since_[s] = now;
   slot_held_[s] = held;
-  if ((held & kHeldCounted) != 0) {
-    ++c_.held_total;
-    slot_snd_[s] = flow.snd_nxt_backup;
-  }
+  if ((held & kHeldCounted) != 0) ++c_.held_total;
   if (flow.q_tail != kNoIndex) {
     slot_next_[flow.q_tail] = s;
   } else {

@@ -135,10 +135,6 @@ struct TcpCounters {
   std::uint64_t acks_synthesized = 0;   // pure ACKs built and sent to the backup server
   std::uint64_t synth_unusable = 0;     // owed an ACK but no usable client header (2 VLAN tags)
   std::uint64_t flows_diverged = 0;     // flows with a hold timeout: their segments are no longer held
-  std::uint64_t pressure_releases = 0;  // held heads released early with the ack lowered because the
-                                        // queue behind them was full (relieve_pressure); those whose
-                                        // backup server sent nothing during the hold also count as
-                                        // hold_timeouts (the flow is treated as diverged)
 
   std::uint64_t divergence() const noexcept {
     return hold_timeouts + wait_drops + queue_full_drops + refused_full;
@@ -206,23 +202,6 @@ class SeqTranslator {
   // offers it again after drain_ready() freed room.
   bool can_take(const packet::ParsedFrame& f) const noexcept;
 
-  // Called when can_take(f) is false, before the caller applies backpressure. If the
-  // frame that blocks the queue (the global head, or f's flow head in per-flow order)
-  // waits only because its ack is beyond what the backup server has sent, holding it on
-  // would stall the primary behind one flow: it is released now with its ack lowered, as
-  // at hold_timeout, and everything it blocked drains (sink as in drain_ready).
-  // `pressure_releases` counts it; when the backup server sent nothing on that flow
-  // during the hold, the flow is treated as diverged (hold_timeouts, flows_diverged).
-  // A head beyond the backup server's receive window, or still waiting for its flow's
-  // deltas, stays: releasing it would lose its payload, so backpressure is right there.
-  // Returns the number of frames emitted (0: nothing could be released).
-  template <class Sink>
-  std::size_t relieve_pressure(const packet::ParsedFrame& f, MonoTime now, Sink&& sink) {
-    using S = std::remove_reference_t<Sink>;
-    return relieve_impl(
-        f, now, Emit{&sink, [](void* ctx, std::span<std::uint8_t> fr) { (*static_cast<S*>(ctx))(fr); }});
-  }
-
   // The oldest frame queued for `flow` (empty if none), for diagnostics (/flows).
   std::span<const std::uint8_t> queue_head(const Flow& flow) const noexcept {
     if (flow.q_len == 0 || flow.q_head == kNoIndex) return {};
@@ -242,7 +221,6 @@ class SeqTranslator {
     void (*call)(void* ctx, std::span<std::uint8_t> frame);
   };
   std::size_t drain_impl(MonoTime now, Emit emit) noexcept;
-  std::size_t relieve_impl(const packet::ParsedFrame& f, MonoTime now, Emit emit) noexcept;
 
   bool enqueue(Flow& flow, std::span<const std::uint8_t> frame, MonoTime now, std::uint8_t held) noexcept;
   void pop_head(Flow& flow) noexcept;
@@ -272,7 +250,6 @@ class SeqTranslator {
   std::vector<std::uint32_t> slot_next_;
   std::vector<MonoTime> slot_since_;                 // when the frame was queued (or its wait ended)
   std::vector<std::uint8_t> slot_held_;              // kHeldCounted | kWindowCounted
-  std::vector<std::uint32_t> slot_snd_;              // the flow's snd_nxt_backup when its hold started
   static constexpr std::uint8_t kHeldCounted = 1;    // counted in held_total, hold time started
   static constexpr std::uint8_t kWindowCounted = 2;  // counted in window_holds
   // Global arrival order of queued slots (doubly linked), and each slot's flow.
@@ -283,9 +260,8 @@ class SeqTranslator {
   std::uint32_t g_tail_ = kNoIndex;
   std::size_t g_count_ = 0;
   std::size_t drain_global(MonoTime now, Emit emit) noexcept;
-  // Releases the head slot of `flow` if it may go now; false when it must stay. With
-  // `relieve`, a head held only on its ack goes now too (see relieve_pressure).
-  bool release_head(Flow& flow, MonoTime now, Emit emit, bool relieve = false) noexcept;
+  // Releases the head slot of `flow` if it may go now; false when it must stay.
+  bool release_head(Flow& flow, MonoTime now, Emit emit) noexcept;
   std::uint32_t free_slot_ = kNoIndex;
   std::uint32_t queued_head_ = kNoIndex;  // flows with queued frames (Flow::q_prev/q_next)
   std::uint32_t queued_tail_ = kNoIndex;
