@@ -119,6 +119,9 @@ _bench_iperf() {
   # connection carries per-server timing results, so a replicated pair's backup server
   # diverges at the end of every test, and its next test on the same server starts out of
   # step (a 2 s hold, tcp.hold_ms, that stalls the whole pair).
+  # BENCH_IPERF_GAP_S: a pause first, so that the end of the forward test (its diverged
+  # control connection, held up to tcp.hold_ms at a backup) is over before this one.
+  sleep "${BENCH_IPERF_GAP_S:-0}"
   out=$(topo_exec "$c" iperf3 -c "$sip" -p "${BENCH_IPERF_REV_PORT:-5201}" -t "$BENCH_IPERF_S" -J -R)
   echo "$out" >"$TOPO_DIR/iperf-rev-${mode//:/-}.json"
   R[$mode:tput_rev]=$(jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | round / 100' <<<"$out")
