@@ -835,7 +835,7 @@ struct LogReceiver::Impl : std::enable_shared_from_this<LogReceiver::Impl> {
       if (!fill_random(nonce)) return refuse(s, AuthFailure::no_randomness);
       r.auth = AuthMode::psk;
       r.nonce = nonce;
-      r.proof = proof;  // placeholder: the proof covers the payload before it
+      r.proof = proof;  // zeros now; filled in below, the proof covers the payload encoded before it
     }
     const std::size_t n = encode_hello(s->wbuf, r);
     if (n == 0) {

@@ -2,30 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
+#include "alloc_counter.hpp"
+
 #include <vector>
-
-// Counts every allocation of this test binary, to check the hot path allocates nothing.
-// GCC 12 flags malloc/free inside replaced operator new/delete as mismatched once it
-// inlines them into std::allocator; the pairing here is correct by construction.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace ftproxy::failover {
 namespace {
@@ -409,17 +388,17 @@ TEST_F(RoleMachineTest, ResetValidatesRole) {
 
 TEST_F(RoleMachineTest, TickAndPeerHeardNeverAllocate) {
   {
-    const std::uint64_t probe = g_allocations.load();
+    const std::uint64_t probe = ftproxy::test::allocation_count();
     auto* v = new std::vector<int>(64);  // the counter itself works
     delete v;
-    ASSERT_GE(g_allocations.load() - probe, 1u);
+    ASSERT_GE(ftproxy::test::allocation_count() - probe, 1u);
   }
   RoleMachine m(config(State::backup), clock.now());
   // Fill the history ring once so that every slot has been constructed.
   for (std::uint64_t e = 4; e < 4 + RoleMachine::kHistoryCapacity; ++e)
     m.reset(State::backup, e, clock.now());
   Action a;
-  std::uint64_t before = g_allocations.load();
+  std::uint64_t before = ftproxy::test::allocation_count();
   for (int round = 0; round < 100; ++round) {
     for (int i = 0; i < 50; ++i) {
       m.peer_heard(clock.now());
@@ -434,7 +413,7 @@ TEST_F(RoleMachineTest, TickAndPeerHeardNeverAllocate) {
     clock.advance(seconds{2});
     m.tick(clock.now());
     m.peer_heard(clock.now());
-    const std::uint64_t during = g_allocations.load() - before;
+    const std::uint64_t during = ftproxy::test::allocation_count() - before;
     ASSERT_EQ(during, 0u) << "round " << round;
     ASSERT_EQ(m.state(), State::arbitrating);
     ASSERT_EQ(m.arbiter_asks(), 2u * (round + 1));
@@ -443,7 +422,7 @@ TEST_F(RoleMachineTest, TickAndPeerHeardNeverAllocate) {
     m.reset(State::backup, m.epoch() + 1, clock.now());
     while (m.pop_action(a)) {
     }
-    before = g_allocations.load();
+    before = ftproxy::test::allocation_count();
   }
 }
 

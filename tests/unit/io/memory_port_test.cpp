@@ -251,7 +251,7 @@ TEST(MemoryPort, DataPathDoesNotAllocate) {
   burst.fill(ConstPacketView(frame.data(), static_cast<std::uint32_t>(frame.size())));
   std::array<PacketView, 16> out;
   std::size_t received = 0;
-  const std::uint64_t before = test::allocation_count();
+  const std::uint64_t before = ftproxy::test::allocation_count();
   for (int round = 0; round < 1000; ++round) {
     a.tx_burst(burst);
     log.tx_burst(burst);
@@ -260,11 +260,11 @@ TEST(MemoryPort, DataPathDoesNotAllocate) {
     received += b.rx_burst(out);
     b.refresh_stats();
   }
-  const std::uint64_t after = test::allocation_count();
+  const std::uint64_t after = ftproxy::test::allocation_count();
   EXPECT_EQ(after, before);
   // The counter itself works (so the check above can fail).
   auto probe = std::make_unique<std::vector<int>>(100);
-  EXPECT_GE(test::allocation_count(), after + 2);
+  EXPECT_GE(ftproxy::test::allocation_count(), after + 2);
   EXPECT_EQ(received, 1000u * 9);
   EXPECT_EQ(log.tx_pending(), 64u);
 }

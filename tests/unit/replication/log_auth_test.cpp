@@ -4,32 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include "alloc_counter.hpp"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
-#include <new>
 #include <string>
-
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-// Counts every allocation of this test binary (checked around the per-record calls).
-void* operator new(std::size_t n) {
-  ++g_allocations;
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace ftproxy::replication {
 namespace {
@@ -185,11 +167,11 @@ TEST(RecordMacTest, TagsVerifyInOrderOnlyAndDoNotAllocate) {
   for (int i = 0; i < 4; ++i) records.push_back(Bytes(40 + i, static_cast<std::uint8_t>(i)));
   std::vector<std::array<std::uint8_t, kTagSize>> tags(records.size());
 
-  const long before = g_allocations.load();
+  const std::uint64_t before = ftproxy::test::allocation_count();
   for (std::size_t i = 0; i < records.size(); ++i) tx.seal(records[i], tags[i]);
   bool ok[2] = {};
   for (std::size_t i = 0; i < 2; ++i) ok[i] = rx.verify(records[i], tags[i]);
-  EXPECT_EQ(g_allocations.load(), before);  // no allocation per record
+  EXPECT_EQ(ftproxy::test::allocation_count(), before);  // no allocation per record
   EXPECT_TRUE(ok[0] && ok[1]);
   EXPECT_EQ(tx.records(), 4u);
 

@@ -9,11 +9,11 @@ namespace {
 std::atomic<std::uint64_t> g_allocations{0};
 }
 
-namespace ftproxy::io::test {
+namespace ftproxy::test {
 std::uint64_t allocation_count() noexcept {
   return g_allocations.load();
 }
-}  // namespace ftproxy::io::test
+}  // namespace ftproxy::test
 
 // GCC pairs the replaced operator new with free() and warns; malloc/free is the pairing here.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
