@@ -10,10 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -141,7 +143,7 @@ void derive_session(std::span<const std::uint8_t> psk, std::span<const std::uint
   std::uint8_t len[2];
   SHA256_CTX c;
   SHA256_Init(&c);
-  const auto domain = label("ftproxy-log-v2");
+  const auto domain = label("ftproxy-log-v3");
   SHA256_Update(&c, domain.data(), domain.size());
   store_be16(len, static_cast<std::uint16_t>(hello_primary.size()));
   SHA256_Update(&c, len, 2);
@@ -174,29 +176,52 @@ bool fill_random(std::span<std::uint8_t> out) noexcept {
 
 // ---- per-record tags -----------------------------------------------------------------
 
-void RecordMac::start(std::span<const std::uint8_t> session_key) noexcept {
-  mac_.set_key(session_key);
-  counter_ = 0;
+struct RecordMac::Gcm {
+  EVP_CIPHER* cipher = nullptr;
+  EVP_CIPHER_CTX* ctx = nullptr;
+};
+
+void RecordMac::GcmDeleter::operator()(Gcm* g) const noexcept {
+  EVP_CIPHER_CTX_free(g->ctx);  // also wipes the key schedule
+  EVP_CIPHER_free(g->cipher);
+  delete g;
 }
 
-void RecordMac::tag_of(std::span<const std::uint8_t> record,
-                       std::span<std::uint8_t, HmacSha256::kSize> full) const noexcept {
-  std::uint8_t ctr[8];
-  store_be64(ctr, counter_);
-  mac_.compute({std::span<const std::uint8_t>(ctr, sizeof(ctr)), record}, full);
+RecordMac::RecordMac() : gcm_(new Gcm) {
+  gcm_->cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  gcm_->ctx = EVP_CIPHER_CTX_new();
+}
+
+void RecordMac::start(std::span<const std::uint8_t> session_key) noexcept {
+  counter_ = 0;
+  keyed_ = gcm_->cipher != nullptr && gcm_->ctx != nullptr && session_key.size() == kSessionKeySize &&
+           EVP_EncryptInit_ex2(gcm_->ctx, gcm_->cipher, session_key.data(), nullptr, nullptr) == 1;
+}
+
+bool RecordMac::tag_of(std::span<const std::uint8_t> record, std::span<std::uint8_t, kTagSize> tag) noexcept {
+  static_assert(kTagSize == 16, "the tag is the whole GCM tag");
+  std::uint8_t nonce[12] = {};
+  store_be64(nonce + 4, counter_);
+  int len = 0;
+  std::uint8_t none[16];
+  const bool ok =
+      keyed_ && EVP_EncryptInit_ex2(gcm_->ctx, nullptr, nullptr, nonce, nullptr) == 1 &&
+      EVP_EncryptUpdate(gcm_->ctx, nullptr, &len, record.data(), static_cast<int>(record.size())) == 1 &&
+      EVP_EncryptFinal_ex(gcm_->ctx, none, &len) == 1 &&
+      EVP_CIPHER_CTX_ctrl(gcm_->ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kTagSize), tag.data()) == 1;
+  if (!ok) std::fill(tag.begin(), tag.end(), std::uint8_t{0});
+  return ok;
 }
 
 void RecordMac::seal(std::span<const std::uint8_t> record, std::span<std::uint8_t> tag) noexcept {
-  std::array<std::uint8_t, HmacSha256::kSize> full;
-  tag_of(record, full);
-  std::memcpy(tag.data(), full.data(), kTagSize);
+  // A failed library call leaves a zero tag: the peer refuses the record (bad_record_mac).
+  tag_of(record, tag.first<kTagSize>());
   ++counter_;
 }
 
 bool RecordMac::verify(std::span<const std::uint8_t> record, std::span<const std::uint8_t> tag) noexcept {
-  std::array<std::uint8_t, HmacSha256::kSize> full;
-  tag_of(record, full);
-  const bool ok = equal_secret(std::span<const std::uint8_t>(full.data(), kTagSize), tag);
+  std::array<std::uint8_t, kTagSize> expect;
+  const bool ok = tag_of(record, expect) && equal_secret(expect, tag);
   ++counter_;  // a failed record ends the connection anyway
   return ok;
 }

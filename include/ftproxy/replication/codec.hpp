@@ -37,13 +37,13 @@
 namespace ftproxy::replication {
 
 inline constexpr std::uint16_t kMagic = 0x4654;
-inline constexpr std::uint16_t kProtocolVersion = 2;
+inline constexpr std::uint16_t kProtocolVersion = 3;
 inline constexpr std::size_t kHeaderSize = 8;
 inline constexpr std::size_t kMaxNameLength = 64;  // cluster and node names
 inline constexpr std::size_t kHelloFixedSize = 2 + 1 + 1 + 8 + 8;
 inline constexpr std::size_t kNonceSize = 32;  // HELLO nonce (auth = psk)
 inline constexpr std::size_t kProofSize = 32;  // HMAC-SHA256 handshake proof
-inline constexpr std::size_t kTagSize = 16;    // per-record tag (truncated HMAC-SHA256)
+inline constexpr std::size_t kTagSize = 16;    // per-record tag (GMAC, log_auth.hpp)
 inline constexpr std::size_t kHelloMaxPayload =
     kHelloFixedSize + 1 + kMaxNameLength + 1 + kMaxNameLength + kNonceSize + kProofSize;
 inline constexpr std::size_t kAuthPayload = kProofSize;
@@ -57,7 +57,7 @@ enum class RecordType : std::uint8_t { hello = 1, entry = 2, ack = 3, heartbeat 
 enum class EntryKind : std::uint8_t { inbound_frame = 1, flow_meta = 2, output_digest = 3 };
 enum class PeerRole : std::uint8_t { primary = 1, backup = 2 };
 // What a HELLO announces: none = unauthenticated channel (isolated links only),
-// psk = HMAC-SHA256 challenge-response with a pre-shared key, then per-record tags.
+// psk = HMAC-SHA256 challenge-response with a pre-shared key, then per-record tags (GMAC).
 enum class AuthMode : std::uint8_t { none = 0, psk = 1 };
 
 const char* to_string(RecordType t) noexcept;

@@ -322,7 +322,10 @@ TEST(Codec, EveryDecodeErrorIsReachable) {
       {DecodeError::bad_hello, bad_role, false},
       {DecodeError::bad_hello, zero_cluster, false},
       {DecodeError::unsupported_version, hello_bytes(PeerRole::primary, "prod", 5, 1), false},  // v1 peer
-      {DecodeError::unsupported_version, hello_bytes(PeerRole::primary, "prod", 5, 3), false},
+      {DecodeError::unsupported_version, hello_bytes(PeerRole::primary, "prod", 5, 2),
+       false},  // v2: HMAC tags
+      {DecodeError::unsupported_version, hello_bytes(PeerRole::primary, "prod", 5, kProtocolVersion + 1),
+       false},
       {DecodeError::wrong_cluster, hello_bytes(PeerRole::primary, "test", 5), true},
       {DecodeError::wrong_epoch, hello_bytes(PeerRole::primary, "prod", 4), true},
       {DecodeError::wrong_role, hello_bytes(PeerRole::backup, "prod", 5), true},

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -197,6 +199,47 @@ TEST(RecordMacTest, TagsVerifyInOrderOnlyAndDoNotAllocate) {
   // start() restarts the counter.
   rx.start(key);
   EXPECT_TRUE(rx.verify(records[0], tags[0]));
+}
+
+// The tag is GMAC: AES-256-GCM with nonce 0x00000000 | counter_be64, no plaintext, the
+// record as additional data. Record 0 of an all-zero key with an empty record is
+// McGrew & Viega's GCM test case 13 (T = 530f8afbc74536b9a963b4f1c4cb738b); record 1
+// is checked against the library's AEAD interface with that nonce layout.
+TEST(RecordMacTest, TagIsGmacWithTheRecordCounterAsNonce) {
+  RecordMac tx;
+  tx.start(Bytes(32, 0));
+  std::array<std::uint8_t, kTagSize> tag{};
+  tx.seal({}, tag);
+  const std::array<std::uint8_t, 16> tc13 = {0x53, 0x0f, 0x8a, 0xfb, 0xc7, 0x45, 0x36, 0xb9,
+                                             0xa9, 0x63, 0xb4, 0xf1, 0xc4, 0xcb, 0x73, 0x8b};
+  EXPECT_EQ(tag, tc13);
+
+  const Bytes key(32, 0x5a);
+  const Bytes record = bytes_of("header and payload of the second record");
+  RecordMac mac;
+  mac.start(key);
+  std::array<std::uint8_t, kTagSize> first{}, second{};
+  mac.seal(record, first);
+  mac.seal(record, second);
+  EXPECT_NE(first, second);  // same bytes, next counter: another tag
+
+  std::uint8_t nonce[12] = {};
+  nonce[11] = 1;
+  EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+  int len = 0;
+  std::uint8_t none[16];
+  std::array<std::uint8_t, 16> want{};
+  ASSERT_EQ(EVP_EncryptInit_ex2(c, EVP_aes_256_gcm(), key.data(), nonce, nullptr), 1);
+  ASSERT_EQ(EVP_EncryptUpdate(c, nullptr, &len, record.data(), static_cast<int>(record.size())), 1);
+  ASSERT_EQ(EVP_EncryptFinal_ex(c, none, &len), 1);
+  ASSERT_EQ(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, want.data()), 1);
+  EVP_CIPHER_CTX_free(c);
+  EXPECT_EQ(second, want);
+
+  // A session key of the wrong size is refused: every tag fails to verify.
+  RecordMac odd;
+  odd.start(Bytes(16, 0));
+  EXPECT_FALSE(odd.verify({}, tc13));
 }
 
 }  // namespace
