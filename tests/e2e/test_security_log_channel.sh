@@ -3,7 +3,7 @@
 # The pair runs with log.key_file (the shipped examples); the log link becomes a small
 # switch with a third namespace X on it. While kv_client.py writes over one long-lived
 # connection, X connects to the backup's log port:
-#   no_key     a well-formed version-2 HELLO without a key      -> peer_without_key
+#   no_key     a well-formed HELLO without a key                -> peer_without_key
 #   wrong_key  the full handshake with another key              -> bad_proof
 #   replay     the primary -> backup bytes of the pair's own log connection, captured with
 #              tcpdump on the log link at start-up (HELLO, AUTH, tagged entries), sent again
@@ -72,16 +72,17 @@ import hashlib, hmac, os, socket, struct, sys
 
 kind, host, port, cluster, keyfile = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 real_key = bytes.fromhex(open(keyfile).read().strip())
+VERSION = @LOG_VERSION@  # kProtocolVersion, filled in by the test
 
 def record(rtype, payload):
     return struct.pack(">HBBI", 0x4654, rtype, 0, len(payload)) + payload
 
 def hello_payload(auth, nonce=b""):
     c, n = cluster.encode(), b"intruder"
-    return struct.pack(">HBBQQ", 2, 1, auth, 1, 0) + bytes([len(c)]) + c + bytes([len(n)]) + n + nonce
+    return struct.pack(">HBBQQ", VERSION, 1, auth, 1, 0) + bytes([len(c)]) + c + bytes([len(n)]) + n + nonce
 
 def transcript(hp, hb_wo_proof):
-    return hashlib.sha256(b"ftproxy-log-v2" + struct.pack(">H", len(hp)) + hp +
+    return hashlib.sha256(b"ftproxy-log-v%d" % VERSION + struct.pack(">H", len(hp)) + hp +
                           struct.pack(">H", len(hb_wo_proof)) + hb_wo_proof).digest()
 
 def read_record(s):
@@ -172,6 +173,7 @@ except socket.timeout:
 print(how, got)
 sys.exit(0 if how != "open" else 1)
 PY
+sed -i "s/@LOG_VERSION@/$(repl_log_version)/" "$TOPO_DIR/log_intruder.py"
 
 failures() { repl_status_get "$TOPO_NS_P2" ".log.auth.failures.$1"; }
 repl_note_reconnects

@@ -313,7 +313,7 @@ PY
   cat >"$TOPO_DIR/log_probe.py" <<'PY'
 import socket, struct, sys
 
-def hello(cluster, node, epoch=1, role=1, version=2):
+def hello(cluster, node, epoch=1, role=1, version=@LOG_VERSION@):
     c, n = cluster.encode(), node.encode()
     payload = struct.pack(">HBBQQ", version, role, 0, epoch, 0) + bytes([len(c)]) + c + bytes([len(n)]) + n
     return struct.pack(">HBBI", 0x4654, 1, 0, len(payload)) + payload
@@ -358,6 +358,18 @@ except socket.timeout:
 print(how, len(got))
 sys.exit(0 if how != "open" else 1)
 PY
+  # The HELLO it sends speaks the protocol version the code was built with.
+  sed -i "s/@LOG_VERSION@/$(repl_log_version)/" "$TOPO_DIR/log_probe.py"
+}
+
+# repl_log_version: the log protocol version of this source tree (kProtocolVersion), for
+# the test tools that speak the protocol themselves.
+repl_log_version() {
+  local v
+  v=$(sed -n 's/^inline constexpr std::uint16_t kProtocolVersion = \([0-9]*\);.*/\1/p' \
+    "$FTP_REPO_ROOT/include/ftproxy/replication/codec.hpp")
+  [[ -n $v ]] || ftp_die "kProtocolVersion not found in include/ftproxy/replication/codec.hpp"
+  echo "$v"
 }
 
 # repl_flow NS CLIENT_PORT: the /flows entry (JSON object) of the proxy in NS for the
