@@ -27,6 +27,8 @@ import sys
 import threading
 import time
 
+from resp import resp  # scripts/lib/resp.py, next to this script
+
 CONTROL_URL = "http://127.0.0.1:9100/status"
 VERIFY_BATCH = 1000
 MAX_VERIFY_KEYS = 2_000_000  # bound on the read-back (far above what 30 s can write)
@@ -51,14 +53,6 @@ class Paint:
 
     def state(self, s, width):
         return self(self.STATE_COLOURS.get(s, ""), f"{s:<{width}}")
-
-
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = a if isinstance(a, bytes) else a.encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
 
 
 class RedisConnection:

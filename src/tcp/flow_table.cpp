@@ -130,7 +130,6 @@ void FlowTable::restart(Flow& f, MonoTime now) noexcept {
   fresh.q_len = f.q_len;
   fresh.q_prev = f.q_prev;
   fresh.q_next = f.q_next;
-  fresh.in_queued_list = f.in_queued_list;
   fresh.created = now;
   fresh.last_activity = now;
   const std::uint32_t node = index_of(f);

@@ -198,7 +198,7 @@ SeqTranslator::SeqTranslator(const TranslatorLimits& limits) : limits_(limits), 
 void SeqTranslator::on_evict(void* ctx, Flow& flow) noexcept {
   auto* self = static_cast<SeqTranslator*>(ctx);
   self->drop_queue(flow);
-  self->unlink_synth(flow);
+  self->synth_.erase(self->table_.index_of(flow));
 }
 
 // Records how far the client's byte stream has reached the backup server, the highest
@@ -269,41 +269,17 @@ void SeqTranslator::forward_gap(std::span<std::uint8_t> frame, const packet::Par
 }
 
 void SeqTranslator::schedule_synth(Flow& flow) noexcept {
-  if (flow.in_synth_list || !owes_ack(flow)) return;
   const std::uint32_t i = table_.index_of(flow);
-  flow.s_prev = synth_tail_;
-  flow.s_next = kNoIndex;
-  if (synth_tail_ != kNoIndex) {
-    table_.at(synth_tail_).s_next = i;
-  } else {
-    synth_head_ = i;
-  }
-  synth_tail_ = i;
-  flow.in_synth_list = true;
-}
-
-void SeqTranslator::unlink_synth(Flow& flow) noexcept {
-  if (!flow.in_synth_list) return;
-  if (flow.s_prev != kNoIndex) {
-    table_.at(flow.s_prev).s_next = flow.s_next;
-  } else {
-    synth_head_ = flow.s_next;
-  }
-  if (flow.s_next != kNoIndex) {
-    table_.at(flow.s_next).s_prev = flow.s_prev;
-  } else {
-    synth_tail_ = flow.s_prev;
-  }
-  flow.s_prev = kNoIndex;
-  flow.s_next = kNoIndex;
-  flow.in_synth_list = false;
+  if (synth_.contains(i) || !owes_ack(flow)) return;
+  synth_.push_back(i);
 }
 
 std::size_t SeqTranslator::emit_synth(Emit emit) noexcept {
   std::size_t emitted = 0;
-  while (synth_head_ != kNoIndex) {
-    Flow& flow = table_.at(synth_head_);
-    unlink_synth(flow);
+  while (!synth_.empty()) {
+    const std::uint32_t i = synth_.head();
+    synth_.erase(i);
+    Flow& flow = table_.at(i);
     if (!owes_ack(flow)) continue;  // a released segment carried the ack meanwhile
     if (!flow.client_hdr_set || !flow.client_hdr_usable) {
       ++c_.synth_unusable;
@@ -353,14 +329,14 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
     } else if (flow->state == FlowState::closed || (flow->client_syn_seen && flow->client_isn != f.tcp.seq)) {
       // Same 4-tuple, new connection: the old offsets no longer apply.
       drop_queue(*flow);
-      unlink_synth(*flow);
+      synth_.erase(table_.index_of(*flow));
       table_.restart(*flow, now);
     }
     flow->client_syn_seen = true;
     flow->client_isn = f.tcp.seq;
     table_.touch(*flow, now);
     // Rare (SYN retransmitted while later frames are queued), but the flow's order holds.
-    if (flow->q_len == 0 && !(limits_.global_order && g_count_ > 0)) return InboundDecision::passthrough;
+    if (flow->q_len == 0 && !(limits_.global_order && !global_.empty())) return InboundDecision::passthrough;
   } else {
     if (flow == nullptr) {
       ++c_.untracked_in;
@@ -409,7 +385,7 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
     ++c_.stale_retransmits;
     return InboundDecision::forward;
   }
-  if (flow->q_len > 0 || !flow->delta_known || (limits_.global_order && g_count_ > 0)) {
+  if (flow->q_len > 0 || !flow->delta_known || (limits_.global_order && !global_.empty())) {
     const bool known = flow->delta_known;
     if (!enqueue(*flow, frame, now, 0)) {
       ++c_.queue_full_drops;
@@ -583,7 +559,8 @@ bool SeqTranslator::on_server_output(std::span<const std::uint8_t> frame, const 
     }
   }
   if (progress) schedule_synth(*flow);
-  return (progress && (flow->q_len > 0 || flow->in_synth_list)) || (window_opened && flow->q_len > 0);
+  return (progress && (flow->q_len > 0 || synth_.contains(table_.index_of(*flow)))) ||
+         (window_opened && flow->q_len > 0);
 }
 
 OutboundDecision SeqTranslator::translate_out(std::span<std::uint8_t> frame, const packet::ParsedFrame& f,
@@ -696,8 +673,8 @@ bool SeqTranslator::release_head(Flow& flow, MonoTime now, Emit emit) noexcept {
 
 std::size_t SeqTranslator::drain_global(MonoTime now, Emit emit) noexcept {
   std::size_t emitted = 0;
-  while (g_head_ != kNoIndex) {
-    Flow& flow = table_.at(slot_flow_[g_head_]);  // the global head is its flow's head too
+  while (!global_.empty()) {
+    Flow& flow = table_.at(slot_flow_[global_.head()]);  // the global head is its flow's head too
     if (!release_head(flow, now, emit)) break;
     ++emitted;
   }
@@ -710,10 +687,10 @@ std::size_t SeqTranslator::drain_impl(MonoTime now, Emit emit) noexcept {
     return released + emit_synth(emit);
   }
   std::size_t emitted = 0;
-  std::uint32_t fi = queued_head_;
+  std::uint32_t fi = queued_.head();
   while (fi != kNoIndex) {
     Flow& flow = table_.at(fi);
-    const std::uint32_t next = flow.q_next;  // pop_head may unlink this flow
+    const std::uint32_t next = queued_.next(fi);  // pop_head may unlink this flow
     while (flow.q_len > 0) {
       if (!release_head(flow, now, emit)) break;
       ++emitted;
@@ -745,73 +722,25 @@ bool SeqTranslator::enqueue(Flow& flow, std::span<const std::uint8_t> frame, Mon
   flow.q_tail = s;
   ++flow.q_len;
   slot_flow_[s] = table_.index_of(flow);
-  slot_gnext_[s] = kNoIndex;
-  slot_gprev_[s] = g_tail_;
-  if (g_tail_ != kNoIndex) {
-    slot_gnext_[g_tail_] = s;
-  } else {
-    g_head_ = s;
-  }
-  g_tail_ = s;
-  ++g_count_;
-  if (!flow.in_queued_list) link_queued(flow);
+  global_.push_back(s);
+  queued_.push_back(slot_flow_[s]);  // no-op when the flow had queued frames already
   return true;
 }
 
 void SeqTranslator::pop_head(Flow& flow) noexcept {
   const std::uint32_t s = flow.q_head;
-  if (slot_gprev_[s] != kNoIndex) {
-    slot_gnext_[slot_gprev_[s]] = slot_gnext_[s];
-  } else {
-    g_head_ = slot_gnext_[s];
-  }
-  if (slot_gnext_[s] != kNoIndex) {
-    slot_gprev_[slot_gnext_[s]] = slot_gprev_[s];
-  } else {
-    g_tail_ = slot_gprev_[s];
-  }
-  --g_count_;
+  global_.erase(s);
   flow.q_head = slot_next_[s];
   if (flow.q_head == kNoIndex) flow.q_tail = kNoIndex;
   --flow.q_len;
   slot_next_[s] = free_slot_;
   free_slot_ = s;
-  if (flow.q_len == 0) unlink_queued(flow);
+  if (flow.q_len == 0) queued_.erase(table_.index_of(flow));
 }
 
 void SeqTranslator::drop_queue(Flow& flow) noexcept {
   c_.wait_drops += flow.q_len;
   while (flow.q_len > 0) pop_head(flow);
-}
-
-void SeqTranslator::link_queued(Flow& flow) noexcept {
-  const std::uint32_t i = table_.index_of(flow);
-  flow.q_prev = queued_tail_;
-  flow.q_next = kNoIndex;
-  if (queued_tail_ != kNoIndex) {
-    table_.at(queued_tail_).q_next = i;
-  } else {
-    queued_head_ = i;
-  }
-  queued_tail_ = i;
-  flow.in_queued_list = true;
-}
-
-void SeqTranslator::unlink_queued(Flow& flow) noexcept {
-  if (!flow.in_queued_list) return;
-  if (flow.q_prev != kNoIndex) {
-    table_.at(flow.q_prev).q_next = flow.q_next;
-  } else {
-    queued_head_ = flow.q_next;
-  }
-  if (flow.q_next != kNoIndex) {
-    table_.at(flow.q_next).q_prev = flow.q_prev;
-  } else {
-    queued_tail_ = flow.q_prev;
-  }
-  flow.q_prev = kNoIndex;
-  flow.q_next = kNoIndex;
-  flow.in_queued_list = false;
 }
 
 TcpCounters SeqTranslator::counters() const noexcept {
@@ -825,7 +754,7 @@ TcpCounters SeqTranslator::counters() const noexcept {
   out.refused_full = t.refused_full;
   out.waiting_now = 0;
   out.held_now = 0;
-  for (std::uint32_t i = queued_head_; i != kNoIndex; i = table_.at(i).q_next) {
+  for (std::uint32_t i = queued_.head(); i != kNoIndex; i = queued_.next(i)) {
     const Flow& f = table_.at(i);
     (f.delta_known ? out.held_now : out.waiting_now) += f.q_len;
   }

@@ -12,10 +12,10 @@
 
 #include "ftproxy/common/time.hpp"
 #include "ftproxy/packet/frame.hpp"
+#include "ftproxy/tcp/index_list.hpp"
 
 namespace ftproxy::tcp {
 
-inline constexpr std::uint32_t kNoIndex = 0xFFFFFFFFu;
 inline constexpr std::uint8_t kNoWscale = 0xFF;  // window-scale option absent
 
 enum class FlowState : std::uint8_t {
@@ -93,12 +93,11 @@ struct Flow {
   std::uint32_t q_head = kNoIndex;
   std::uint32_t q_tail = kNoIndex;
   std::uint32_t q_len = 0;
-  std::uint32_t q_prev = kNoIndex;  // links of SeqTranslator's list of flows with queued frames
+  // Links of SeqTranslator's IndexLists (kNoIndex while not in the list).
+  std::uint32_t q_prev = kNoIndex;  // list of flows with queued frames
   std::uint32_t q_next = kNoIndex;
-  bool in_queued_list = false;
-  std::uint32_t s_prev = kNoIndex;  // links of SeqTranslator's list of flows owed a synthesized ACK
+  std::uint32_t s_prev = kNoIndex;  // list of flows owed a synthesized ACK
   std::uint32_t s_next = kNoIndex;
-  bool in_synth_list = false;
 
   // FlowTable internals.
   std::size_t hash = 0;

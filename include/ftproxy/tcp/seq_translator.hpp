@@ -49,6 +49,7 @@
 #include "ftproxy/packet/builder.hpp"
 #include "ftproxy/packet/frame.hpp"
 #include "ftproxy/tcp/flow_table.hpp"
+#include "ftproxy/tcp/index_list.hpp"
 
 namespace ftproxy::tcp {
 
@@ -194,7 +195,7 @@ class SeqTranslator {
 
   // True when drain_ready has something to look at: queued frames, or flows owed a
   // synthesized ACK.
-  bool has_queued() const noexcept { return queued_head_ != kNoIndex || synth_head_ != kNoIndex; }
+  bool has_queued() const noexcept { return !queued_.empty() || !synth_.empty(); }
 
   // False when translate_in() could have to drop `f` for lack of queue room (its flow's
   // queue is at the per-flow limit, or the shared pool is exhausted). The caller then
@@ -227,14 +228,11 @@ class SeqTranslator {
   void drop_queue(Flow& flow) noexcept;
   void learn_deltas(Flow& flow, MonoTime now) noexcept;
   static void on_evict(void* ctx, Flow& flow) noexcept;
-  void link_queued(Flow& flow) noexcept;
-  void unlink_queued(Flow& flow) noexcept;
   // ACK synthesis (see the file comment).
   void note_wanted(Flow& flow, const packet::ParsedFrame& f) noexcept;
   void note_client_sent(Flow& flow, std::span<const std::uint8_t> frame,
                         const packet::ParsedFrame& f) noexcept;
   void schedule_synth(Flow& flow) noexcept;
-  void unlink_synth(Flow& flow) noexcept;
   std::size_t emit_synth(Emit emit) noexcept;
   // Applies the translation to a frame about to be forwarded (clamp: lower an ack beyond
   // snd_nxt) and records what was sent. Counts translated_in and acks_lowered.
@@ -252,21 +250,35 @@ class SeqTranslator {
   std::vector<std::uint8_t> slot_held_;              // kHeldCounted | kWindowCounted
   static constexpr std::uint8_t kHeldCounted = 1;    // counted in held_total, hold time started
   static constexpr std::uint8_t kWindowCounted = 2;  // counted in window_holds
-  // Global arrival order of queued slots (doubly linked), and each slot's flow.
-  std::vector<std::uint32_t> slot_gnext_;
+  std::vector<std::uint32_t> slot_flow_;             // the flow each queued slot belongs to
+  // IndexList accessors. The lists below point into this object's own members, which is
+  // fine as a SeqTranslator is neither copied nor moved.
+  template <std::uint32_t Flow::*Prev, std::uint32_t Flow::*Next>
+  struct FlowLinks {
+    FlowTable* table;
+    std::uint32_t& prev(std::uint32_t i) const noexcept { return table->at(i).*Prev; }
+    std::uint32_t& next(std::uint32_t i) const noexcept { return table->at(i).*Next; }
+  };
+  struct SlotLinks {
+    std::vector<std::uint32_t>* prev_of;
+    std::vector<std::uint32_t>* next_of;
+    std::uint32_t& prev(std::uint32_t i) const noexcept { return (*prev_of)[i]; }
+    std::uint32_t& next(std::uint32_t i) const noexcept { return (*next_of)[i]; }
+  };
+  using QueuedLinks = FlowLinks<&Flow::q_prev, &Flow::q_next>;
+  using SynthLinks = FlowLinks<&Flow::s_prev, &Flow::s_next>;
+  // Global arrival order of queued slots, across flows.
   std::vector<std::uint32_t> slot_gprev_;
-  std::vector<std::uint32_t> slot_flow_;
-  std::uint32_t g_head_ = kNoIndex;
-  std::uint32_t g_tail_ = kNoIndex;
-  std::size_t g_count_ = 0;
+  std::vector<std::uint32_t> slot_gnext_;
+  IndexList<SlotLinks> global_{SlotLinks{&slot_gprev_, &slot_gnext_}};
   std::size_t drain_global(MonoTime now, Emit emit) noexcept;
   // Releases the head slot of `flow` if it may go now; false when it must stay.
   bool release_head(Flow& flow, MonoTime now, Emit emit) noexcept;
   std::uint32_t free_slot_ = kNoIndex;
-  std::uint32_t queued_head_ = kNoIndex;  // flows with queued frames (Flow::q_prev/q_next)
-  std::uint32_t queued_tail_ = kNoIndex;
-  std::uint32_t synth_head_ = kNoIndex;  // flows owed a synthesized ACK (Flow::s_prev/s_next)
-  std::uint32_t synth_tail_ = kNoIndex;
+  // Flows with queued frames, in the order their queues became non-empty.
+  IndexList<QueuedLinks> queued_{QueuedLinks{&table_}};
+  // Flows owed a synthesized ACK, in the order they came to owe it.
+  IndexList<SynthLinks> synth_{SynthLinks{&table_}};
   std::array<std::uint8_t, packet::kMaxTcpSegmentFrameLen> synth_buf_{};
   TcpCounters c_;
 };

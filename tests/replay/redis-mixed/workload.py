@@ -5,18 +5,15 @@ the middle; the three are open at the same time. Every reply is deterministic (n
 time, no random, no hash-order-dependent listing), and each connection reads only keys
 it wrote itself: the pair keeps the order of each connection's requests, not the order
 between connections (docs/replay-testing.md, "Cross-connection order")."""
+import os
 import socket
 import sys
 
+# The RESP encoder is shared with scripts/lib/demo_client.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "scripts", "lib"))
+from resp import resp  # noqa: E402
+
 host, port = sys.argv[1], int(sys.argv[2])
-
-
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
 
 
 class Conn:

@@ -1,18 +1,15 @@
 #!/usr/bin/python3
 """Client workload of the redis-short-conns case (tests/replay/make-captures.sh): 200
 connections, each SET sc:<i>, INCR sc:counter, GET sc:<i>, then close."""
+import os
 import socket
 import sys
 
+# The RESP encoder is shared with scripts/lib/demo_client.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "scripts", "lib"))
+from resp import resp  # noqa: E402
+
 host, port = sys.argv[1], int(sys.argv[2])
-
-
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
 
 
 for i in range(200):
