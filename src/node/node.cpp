@@ -26,6 +26,7 @@
 #include "ftproxy/control/http_server.hpp"
 #include "ftproxy/control/logging.hpp"
 #include "ftproxy/control/metrics.hpp"
+#include "ftproxy/control/stat_table.hpp"
 #include "ftproxy/failover/garp_schedule.hpp"
 #include "ftproxy/failover/role_machine.hpp"
 #include "ftproxy/io/offload.hpp"
@@ -1278,22 +1279,29 @@ struct Node::Impl {
 
   // ---- observation -----------------------------------------------------------------
 
-  boost::json::object port_json(const PortSlot& slot) const {
-    boost::json::object o;
+  // A port's section of the stat table ("ports.ext", "ports.int"; metrics labelled port=).
+  void port_stats(control::StatTable& t, const PortSlot& slot) const {
     const auto& s = slot.port->stats();
-    o["name"] = slot.port->info().name;
-    o["link"] = link_name(slot.port->link_state());
-    o["rx_frames"] = s.rx_frames;
-    o["rx_bytes"] = s.rx_bytes;
-    o["rx_dropped"] = s.rx_dropped;
-    o["rx_oversize"] = s.rx_oversize;
-    o["rx_errors"] = s.rx_errors;
-    o["tx_frames"] = s.tx_frames;
-    o["tx_bytes"] = s.tx_bytes;
-    o["tx_errors"] = s.tx_errors;
-    o["tx_oversize"] = s.tx_oversize;
-    o["paused"] = slot.paused;
-    return o;
+    const control::MetricLabel port{"port", slot.label};
+    t.section(std::string("ports.") + slot.label);
+    t.add("name", slot.port->info().name);
+    t.add("link", link_name(slot.port->link_state()));
+    t.add("rx_frames", s.rx_frames)
+        .counter("ftproxy_port_rx_frames_total", "Frames received on a port.", port);
+    t.add("rx_bytes", s.rx_bytes).counter("ftproxy_port_rx_bytes_total", "Bytes received on a port.", port);
+    t.add("rx_dropped", s.rx_dropped)
+        .counter("ftproxy_port_rx_dropped_total",
+                 "Frames dropped by the kernel ring before the proxy read them.", port);
+    t.add("rx_oversize", s.rx_oversize)
+        .counter("ftproxy_port_rx_oversize_total", "Frames longer than the snap length, dropped.", port);
+    t.add("rx_errors", s.rx_errors).counter("ftproxy_port_rx_errors_total", "Receive errors.", port);
+    t.add("tx_frames", s.tx_frames).counter("ftproxy_port_tx_frames_total", "Frames sent on a port.", port);
+    t.add("tx_bytes", s.tx_bytes).counter("ftproxy_port_tx_bytes_total", "Bytes sent on a port.", port);
+    t.add("tx_errors", s.tx_errors)
+        .counter("ftproxy_port_tx_errors_total", "Frames the port failed to send.", port);
+    t.add("tx_oversize", s.tx_oversize)
+        .counter("ftproxy_port_tx_oversize_total", "Frames longer than the MTU, refused.", port);
+    t.add("paused", slot.paused);
   }
 
   double log_lag_seconds(MonoTime now) const {
@@ -1301,55 +1309,263 @@ struct Node::Impl {
     return static_cast<double>((now - lag_samples.front().second).count()) / 1e9;
   }
 
-  std::string status_json() {
+  // Everything /status and /metrics report, one row per value (control/stat_table.hpp): a
+  // /status key, a metric or both, named once. Only the failover transitions (/status) and
+  // ftproxy_up (/metrics) are added by the endpoints themselves.
+  control::StatTable stat_table(MonoTime now) {
     for (PortSlot* p : {&ext, &int_})
       if (p->port) p->port->refresh_stats();
-    const MonoTime now = mono_now();
-    boost::json::object o;
-    o["node"] = cfg.node.name;
-    o["cluster"] = cfg.node.cluster;
-    o["role"] = control::to_string(cfg.node.role);
-    o["state"] = failover::to_string(state());
-    o["epoch"] = cfg.node.epoch;
-    o["uptime_s"] = static_cast<double>((now - started).count()) / 1e9;
-    boost::json::object ports;
-    if (ext.port) ports["ext"] = port_json(ext);
-    if (int_.port) ports["int"] = port_json(int_);
-    o["ports"] = std::move(ports);
-    boost::json::object fwd;
-    fwd["ext_to_int_frames"] = counters.ext_to_int_frames;
-    fwd["ext_to_int_bytes"] = counters.ext_to_int_bytes;
-    fwd["int_to_ext_frames"] = counters.int_to_ext_frames;
-    fwd["int_to_ext_bytes"] = counters.int_to_ext_bytes;
-    fwd["tx_refused"] = counters.tx_refused;
-    fwd["int_checksum_bad"] = counters.int_checksum_bad;
-    fwd["int_checksum_repaired"] = counters.int_checksum_repaired;
-    fwd["ext_ignored"] = counters.ext_ignored;
-    fwd["outputs_suppressed"] = counters.outputs_suppressed;
-    fwd["fenced_drops"] = counters.fenced_drops;
-    fwd["garps_sent"] = counters.garps_sent;
-    fwd["takeover_replayed"] = counters.takeover_replayed;
-    fwd["stalled_ticks"] = counters.stalled_ticks;
-    fwd["arp_answered"] = counters.arp_answered;
-    fwd["arp_unanswered"] = counters.arp_unanswered;
-    boost::json::object perr;
-    for (std::size_t i = 1; i < std::size(counters.parse_errors); ++i)
-      if (counters.parse_errors[i] != 0)
-        perr[packet::to_string(static_cast<packet::ParseStatus>(i))] = counters.parse_errors[i];
-    fwd["parse_errors"] = std::move(perr);
-    o["forward"] = std::move(fwd);
+    control::StatTable t;
+    t.add("node", cfg.node.name);
+    t.add("cluster", cfg.node.cluster);
+    t.add("role", control::to_string(cfg.node.role));
+    t.add("state", failover::to_string(state()));
+    for (State s :
+         {State::standalone, State::primary, State::backup, State::arbitrating, State::live, State::fenced}) {
+      t.metric(state() == s ? 1 : 0)
+          .gauge("ftproxy_state", "1 for the state the proxy is in.", {"state", failover::to_string(s)});
+    }
+    t.add("epoch", cfg.node.epoch).gauge("ftproxy_epoch", "The arbitration epoch of the pair.");
+    t.add("uptime_s", static_cast<double>((now - started).count()) / 1e9);
+    t.metric(control.unauthorized())
+        .counter("ftproxy_control_unauthorized_total",
+                 "Control-port actions refused for a missing (401) or wrong (403) token.");
+
+    t.section("ports");
+    for (const PortSlot* p : {&ext, &int_})
+      if (p->port) port_stats(t, *p);
+
+    t.section("forward");
+    const char* frames_help = "Frames forwarded between the ports.";
+    const char* bytes_help = "Bytes forwarded between the ports.";
+    t.add("ext_to_int_frames", counters.ext_to_int_frames)
+        .counter("ftproxy_forwarded_frames_total", frames_help, {"direction", "ext_to_int"});
+    t.add("ext_to_int_bytes", counters.ext_to_int_bytes)
+        .counter("ftproxy_forwarded_bytes_total", bytes_help, {"direction", "ext_to_int"});
+    t.add("int_to_ext_frames", counters.int_to_ext_frames)
+        .counter("ftproxy_forwarded_frames_total", frames_help, {"direction", "int_to_ext"});
+    t.add("int_to_ext_bytes", counters.int_to_ext_bytes)
+        .counter("ftproxy_forwarded_bytes_total", bytes_help, {"direction", "int_to_ext"});
+    t.add("tx_refused", counters.tx_refused)
+        .counter("ftproxy_tx_refused_total", "Frames a port did not accept, dropped.");
+    t.add("int_checksum_bad", counters.int_checksum_bad)
+        .counter("ftproxy_int_checksum_bad_total", "Frames from the server with a wrong L4 checksum.");
+    t.add("int_checksum_repaired", counters.int_checksum_repaired)
+        .counter("ftproxy_int_checksum_repaired_total",
+                 "Frames from the server whose L4 checksum was repaired.");
+    t.add("ext_ignored", counters.ext_ignored)
+        .counter("ftproxy_ext_ignored_total", "Frames seen on ext while backup, dropped.");
+    t.add("outputs_suppressed", counters.outputs_suppressed)
+        .counter("ftproxy_outputs_suppressed_total", "Backup server outputs suppressed.");
+    t.add("fenced_drops", counters.fenced_drops)
+        .counter("ftproxy_fenced_drops_total", "Frames dropped while fenced.");
+    t.add("garps_sent", counters.garps_sent)
+        .counter("ftproxy_garps_sent_total",
+                 "Gratuitous ARPs and unsolicited neighbour advertisements sent.");
+    // A metric without a role too; /status shows it as failover.failovers (with a role).
+    t.metric(counters.failovers).counter("ftproxy_failovers_total", "Transitions to live.");
+    t.add("takeover_replayed", counters.takeover_replayed);
+    t.add("stalled_ticks", counters.stalled_ticks);
+    t.add("arp_answered", counters.arp_answered)
+        .counter("ftproxy_arp_answered_total", "Backup server ARP requests answered by the proxy.");
+    t.add("arp_unanswered", counters.arp_unanswered);
+    t.section("forward.parse_errors");
+    for (std::size_t i = 1; i < std::size(counters.parse_errors); ++i) {
+      const char* reason = packet::to_string(static_cast<packet::ParseStatus>(i));
+      t.add(reason, counters.parse_errors[i])
+          .omit_zero()
+          .counter("ftproxy_parse_errors_total", "Frames that failed to parse, by reason.",
+                   {"reason", reason});
+    }
+
     if (role) {
-      boost::json::object f;
-      f["failovers"] = counters.failovers;
-      f["arbiter_asks"] = role->arbiter_asks();
-      f["arbiter_unavailable"] = role->arbiter_unavailable();
-      f["last_arbiter_message"] = role->last_arbiter_message();
-      f["fence_cause"] = failover::to_string(role->fence_cause());
-      f["owner"] = fencing_owner;
-      f["fencing_token"] = fencing_token;
-      f["peer_seen"] = role->peer_seen();
-      f["ms_since_peer_heard"] =
-          role->peer_seen() ? static_cast<double>((now - role->last_heard()).count()) / 1e6 : -1.0;
+      t.section("failover");
+      t.add("failovers", counters.failovers);
+      t.add("arbiter_asks", role->arbiter_asks())
+          .counter("ftproxy_arbiter_requests_total", "Test-and-set requests sent to the arbiter.");
+      t.add("arbiter_unavailable", role->arbiter_unavailable())
+          .counter("ftproxy_arbiter_unavailable_total", "Arbiter requests that found no arbiter.");
+      t.add("last_arbiter_message", role->last_arbiter_message());
+      t.add("fence_cause", failover::to_string(role->fence_cause()));
+      t.add("owner", fencing_owner);
+      t.add("fencing_token", fencing_token);
+      t.add("peer_seen", role->peer_seen());
+      // The same silence in two units: ms (-1: never heard) in /status, s (0) in /metrics.
+      const auto silence = now - role->last_heard();
+      t.add("ms_since_peer_heard", role->peer_seen() ? static_cast<double>(silence.count()) / 1e6 : -1.0);
+      t.metric(role->peer_seen() ? static_cast<double>(silence.count()) / 1e9 : 0.0)
+          .gauge("ftproxy_peer_silence_seconds", "Time since the peer was last heard from.");
+    }
+
+    if (sender || receiver) {
+      const auto& cs = sender ? sender->stats() : receiver->stats();
+      const bool is_sender = sender != nullptr;
+      t.section("log");
+      t.add("connected", sender ? sender->connected() : receiver->connected())
+          .gauge("ftproxy_log_connected", "1 while the log channel is up.");
+      if (sender) {
+        t.add("seq_sent", sender->last_sent_seq());
+        t.add("seq_logged", sender->last_queued_seq());
+        t.add("seq_acked", sender->acked_seq());
+        t.add("lag_entries", sender->unacked_entries())
+            .gauge("ftproxy_log_lag_entries", "Log entries not yet acknowledged by the backup.");
+        t.add("lag_bytes", sender->unacked_bytes())
+            .gauge("ftproxy_log_lag_bytes", "Encoded log bytes not yet acknowledged by the backup.");
+        t.add("lag_seconds", log_lag_seconds(now))
+            .gauge("ftproxy_log_lag_seconds", "Age of the oldest unacknowledged log entry.");
+        t.metric(cs.entries_sent).counter("ftproxy_log_entries_total", "Log entries sent.");
+      } else {
+        t.add("seq_received", receiver->last_delivered_seq());
+        t.add("seq_injected", injected_entries())
+            .counter("ftproxy_log_injected_total", "Logged frames injected into the backup server.");
+        t.metric(cs.entries_delivered).counter("ftproxy_log_entries_received_total", "Log entries received.");
+      }
+      // /status shows both directions' channel counters; /metrics the sender's or the receiver's.
+      t.add("bytes_sent", cs.bytes_sent)
+          .counter("ftproxy_log_bytes_sent_total", "Bytes written to the log channel.")
+          .metric_when(is_sender);
+      t.add("bytes_received", cs.bytes_received)
+          .counter("ftproxy_log_bytes_received_total", "Bytes read from the log channel.")
+          .metric_when(!is_sender);
+      t.add("writes", cs.writes)
+          .counter("ftproxy_log_writes_total", "Write batches on the log channel.")
+          .metric_when(is_sender);
+      t.add("reconnects", cs.reconnects)
+          .counter("ftproxy_log_reconnects_total", "Log channel reconnects.")
+          .metric_when(is_sender);
+      t.add("refused_hellos", cs.refused_hellos)
+          .counter("ftproxy_log_refused_hellos_total", "Log channel connections refused at HELLO.")
+          .metric_when(!is_sender);
+      t.section("log.auth");
+      t.add("mode", cfg.log.key_file.empty() ? "none" : "psk");
+      t.add("tls", cfg.log.tls);
+      t.add("authenticated", cs.authenticated)
+          .counter("ftproxy_log_authenticated_total", "Log channel handshakes completed with the key.");
+      t.section("log.auth.failures");
+      for (std::size_t i = 1; i < replication::kAuthFailureCount; ++i) {
+        const char* reason = replication::to_string(static_cast<replication::AuthFailure>(i));
+        t.add(reason, cs.auth_failures[i])
+            .counter("ftproxy_log_auth_failures_total",
+                     "Log channel connections closed or refused because authentication failed, by reason.",
+                     {"reason", reason});
+      }
+      t.section("log");
+      t.add("log_refused", counters.log_refused)
+          .counter("ftproxy_log_refused_total", "Inbound frames dropped because the log was full.")
+          .metric_when(is_sender);
+    }
+
+    if (gate) {
+      const auto& g = gate->stats();
+      t.section("output_gate");
+      t.add("held", g.held_now).gauge("ftproxy_outputs_held", "Outputs held by the output rule now.");
+      t.add("held_bytes", g.held_bytes_now);
+      t.add("held_max", g.held_max);
+      t.add("released", g.released)
+          .counter("ftproxy_outputs_released_total", "Outputs released by the output rule.");
+      t.add("dropped_full", g.dropped_full + counters.gate_refused)
+          .counter("ftproxy_outputs_dropped_total", "Outputs dropped because the gate was full.");
+      t.add("hold_seconds_max", static_cast<double>(g.hold_ns_max) / 1e9);
+      t.add("hold_seconds_avg", g.released ? static_cast<double>(g.hold_ns_sum) / 1e9 / g.released : 0.0);
+      std::array<double, replication::OutputGateStats::kHoldBucketBoundsNs.size()> bounds{};
+      for (std::size_t i = 0; i < bounds.size(); ++i) {
+        bounds[i] = static_cast<double>(replication::OutputGateStats::kHoldBucketBoundsNs[i]) / 1e9;
+      }
+      t.histogram("ftproxy_output_hold_seconds", "Time outputs were held by the output rule.", bounds,
+                  g.hold_buckets, static_cast<double>(g.hold_ns_sum) / 1e9);
+    }
+
+    if (translator) {
+      const auto c = translator->counters();
+      t.section("tcp");
+      t.add("flows", c.flows_tracked).gauge("ftproxy_tcp_flows", "TCP flows tracked by the translator.");
+      t.add("flows_created", c.flows_created);
+      t.add("evictions", c.evictions)
+          .counter("ftproxy_tcp_evictions_total", "Flows evicted from the full flow table.");
+      t.add("translated_in", c.translated_in)
+          .counter("ftproxy_tcp_translated_total", "Segments translated.", {"direction", "in"});
+      t.add("translated_out", c.translated_out)
+          .counter("ftproxy_tcp_translated_total", "Segments translated.", {"direction", "out"});
+      t.add("waiting", c.waiting_now)
+          .gauge("ftproxy_tcp_segments_waiting", "Segments waiting for their flow's deltas.");
+      t.add("held", c.held_now)
+          .gauge("ftproxy_tcp_segments_held", "Segments held until the backup server catches up.");
+      t.add("held_total", c.held_total);
+      t.add("window_holds", c.window_holds)
+          .counter("ftproxy_tcp_window_holds_total",
+                   "Client segments held because they ended beyond the backup server's receive window.");
+      t.add("divergence", c.divergence())
+          .counter("ftproxy_divergence_total", "Events where the backup may have diverged from the primary.");
+      t.add("hold_timeouts", c.hold_timeouts);
+      t.add("wait_drops", c.wait_drops);
+      t.add("queue_full_drops", c.queue_full_drops);
+      t.add("untracked_in", c.untracked_in);
+      t.add("wscale_mismatch", c.wscale_mismatch);
+      t.add("mss_mismatch", c.mss_mismatch);
+      t.add("paws_clamped", c.paws_clamped);
+      t.add("stale_retransmits", c.stale_retransmits);
+      t.add("acks_clamped", c.acks_clamped);
+      t.add("gaps_clamped", c.gaps_clamped);
+      t.add("out_of_window", c.out_of_window);
+      t.add("acks_lowered", c.acks_lowered);
+      t.add("acks_synthesized", c.acks_synthesized)
+          .counter("ftproxy_tcp_acks_synthesized_total", "Pure ACKs the backup synthesized for its server.");
+      t.add("synth_unusable", c.synth_unusable);
+      t.add("flows_diverged", c.flows_diverged);
+      t.add("inject_backpressure", counters.inject_backpressure);
+      t.add("neighbours", neighbours.size());
+    }
+
+    // Divergence detection (output digests): /status all zeros when off or standalone,
+    // /metrics only while on.
+    replication::DigestCounters dc;
+    if (digest) dc = digest->counters();
+    const bool digests = digest != nullptr;
+    t.section("digest");
+    t.add("checked", dc.checked)
+        .counter("ftproxy_digest_checked_total",
+                 "Output digest checkpoints compared with the backup server's output (equal or not).")
+        .metric_when(digests);
+    t.add("mismatches", dc.mismatches)
+        .counter("ftproxy_digest_mismatches_total",
+                 "Output digest checkpoints where the backup server's output differed from the primary's.")
+        .metric_when(digests);
+    t.add("flows_diverged", dc.flows_diverged)
+        .counter("ftproxy_digest_flows_diverged_total", "Flows with at least one output digest mismatch.")
+        .metric_when(digests);
+    t.add("uncomparable", dc.uncomparable)
+        .counter("ftproxy_digest_uncomparable_total",
+                 "Output digest checkpoints that could not be compared (position passed, state lost).")
+        .metric_when(digests);
+    t.add("enabled", digests);
+    t.add("chunk_bytes", cfg.replication.digest_chunk_bytes);
+    t.add("checkpoints", dc.checkpoints)
+        .counter("ftproxy_digest_checkpoints_total",
+                 "Output digest checkpoints cut from this server's output.")
+        .metric_when(digests);
+    t.add("peer_checkpoints", dc.peer_checkpoints);
+    t.add("flows", dc.flows)
+        .gauge("ftproxy_digest_flows", "Flows tracked by the output digester.")
+        .metric_when(digests);
+    t.add("overflow", dc.overflow + dc.outbox_dropped)
+        .counter("ftproxy_digest_overflow_total",
+                 "Output digest checkpoints dropped from a full table (pending slots or outbox).")
+        .metric_when(digests);
+    t.add("flows_refused", dc.flows_refused);
+    t.add("flows_evicted", dc.flows_evicted);
+    t.add("gaps", dc.gaps);
+    t.add("untracked_segments", dc.untracked);
+    t.add("bad_entries", dc.bad_entries);
+    t.add("chunk_mismatch", dc.chunk_mismatch);
+    t.add("log_deferred", digest_log_refused);
+    t.add("reports_suppressed", digest_reports_suppressed + (digest ? digest->reports_lost() : 0));
+    return t;
+  }
+
+  std::string status_json() {
+    const MonoTime now = mono_now();
+    boost::json::object o = stat_table(now).json();
+    if (role) {
       boost::json::array hist;
       for (std::size_t i = 0; i < role->history_size(); ++i) {
         const auto& t = role->history(i);
@@ -1365,114 +1581,9 @@ struct Node::Impl {
         h["seconds_ago"] = static_cast<double>((now - t.at).count()) / 1e9;
         hist.push_back(std::move(h));
       }
-      f["transitions"] = std::move(hist);
-      o["failover"] = std::move(f);
+      o["failover"].as_object()["transitions"] = std::move(hist);
     }
-    if (sender || receiver) {
-      boost::json::object l;
-      const auto& cs = sender ? sender->stats() : receiver->stats();
-      l["connected"] = sender ? sender->connected() : receiver->connected();
-      if (sender) {
-        l["seq_sent"] = sender->last_sent_seq();
-        l["seq_logged"] = sender->last_queued_seq();
-        l["seq_acked"] = sender->acked_seq();
-        l["lag_entries"] = sender->unacked_entries();
-        l["lag_bytes"] = sender->unacked_bytes();
-        l["lag_seconds"] = log_lag_seconds(now);
-      } else {
-        l["seq_received"] = receiver->last_delivered_seq();
-        l["seq_injected"] = injected_entries();
-      }
-      l["bytes_sent"] = cs.bytes_sent;
-      l["bytes_received"] = cs.bytes_received;
-      l["writes"] = cs.writes;
-      l["reconnects"] = cs.reconnects;
-      l["refused_hellos"] = cs.refused_hellos;
-      boost::json::object auth;
-      auth["mode"] = cfg.log.key_file.empty() ? "none" : "psk";
-      auth["tls"] = cfg.log.tls;
-      auth["authenticated"] = cs.authenticated;
-      boost::json::object af;
-      for (std::size_t i = 1; i < replication::kAuthFailureCount; ++i) {
-        af[replication::to_string(static_cast<replication::AuthFailure>(i))] = cs.auth_failures[i];
-      }
-      auth["failures"] = std::move(af);
-      l["auth"] = std::move(auth);
-      l["log_refused"] = counters.log_refused;
-      o["log"] = std::move(l);
-    }
-    if (gate) {
-      const auto& g = gate->stats();
-      boost::json::object go;
-      go["held"] = g.held_now;
-      go["held_bytes"] = g.held_bytes_now;
-      go["held_max"] = g.held_max;
-      go["released"] = g.released;
-      go["dropped_full"] = g.dropped_full + counters.gate_refused;
-      go["hold_seconds_max"] = static_cast<double>(g.hold_ns_max) / 1e9;
-      go["hold_seconds_avg"] = g.released ? static_cast<double>(g.hold_ns_sum) / 1e9 / g.released : 0.0;
-      o["output_gate"] = std::move(go);
-    }
-    if (translator) {
-      const auto c = translator->counters();
-      boost::json::object t;
-      t["flows"] = c.flows_tracked;
-      t["flows_created"] = c.flows_created;
-      t["evictions"] = c.evictions;
-      t["translated_in"] = c.translated_in;
-      t["translated_out"] = c.translated_out;
-      t["waiting"] = c.waiting_now;
-      t["held"] = c.held_now;
-      t["held_total"] = c.held_total;
-      t["window_holds"] = c.window_holds;
-      t["divergence"] = c.divergence();
-      t["hold_timeouts"] = c.hold_timeouts;
-      t["wait_drops"] = c.wait_drops;
-      t["queue_full_drops"] = c.queue_full_drops;
-      t["untracked_in"] = c.untracked_in;
-      t["wscale_mismatch"] = c.wscale_mismatch;
-      t["mss_mismatch"] = c.mss_mismatch;
-      t["paws_clamped"] = c.paws_clamped;
-      t["stale_retransmits"] = c.stale_retransmits;
-      t["acks_clamped"] = c.acks_clamped;
-      t["gaps_clamped"] = c.gaps_clamped;
-      t["out_of_window"] = c.out_of_window;
-      t["acks_lowered"] = c.acks_lowered;
-      t["acks_synthesized"] = c.acks_synthesized;
-      t["synth_unusable"] = c.synth_unusable;
-      t["flows_diverged"] = c.flows_diverged;
-      t["inject_backpressure"] = counters.inject_backpressure;
-      t["neighbours"] = neighbours.size();
-      o["tcp"] = std::move(t);
-    }
-    o["digest"] = digest_json();
     return boost::json::serialize(o);
-  }
-
-  // Divergence detection (output digests); all zeros when off or standalone.
-  boost::json::object digest_json() const {
-    replication::DigestCounters c;
-    if (digest) c = digest->counters();
-    boost::json::object d;
-    d["checked"] = c.checked;
-    d["mismatches"] = c.mismatches;
-    d["flows_diverged"] = c.flows_diverged;
-    d["uncomparable"] = c.uncomparable;
-    d["enabled"] = digest != nullptr;
-    d["chunk_bytes"] = cfg.replication.digest_chunk_bytes;
-    d["checkpoints"] = c.checkpoints;
-    d["peer_checkpoints"] = c.peer_checkpoints;
-    d["flows"] = c.flows;
-    d["overflow"] = c.overflow + c.outbox_dropped;
-    d["flows_refused"] = c.flows_refused;
-    d["flows_evicted"] = c.flows_evicted;
-    d["gaps"] = c.gaps;
-    d["untracked_segments"] = c.untracked;
-    d["bad_entries"] = c.bad_entries;
-    d["chunk_mismatch"] = c.chunk_mismatch;
-    d["log_deferred"] = digest_log_refused;
-    d["reports_suppressed"] = digest_reports_suppressed + (digest ? digest->reports_lost() : 0);
-    return d;
   }
 
   // The TCP translation table, for `ftproxyctl flows` and operators.
@@ -1514,174 +1625,14 @@ struct Node::Impl {
   }
 
   std::string metrics_text() {
-    for (PortSlot* p : {&ext, &int_})
-      if (p->port) p->port->refresh_stats();
-    const MonoTime now = mono_now();
+    const control::StatTable t = stat_table(mono_now());
     std::string out;
     control::MetricsWriter w(out);
     w.gauge("ftproxy_up", "1 while the proxy runs.", 1,
             {{"node", cfg.node.name},
              {"cluster", cfg.node.cluster},
              {"role", control::to_string(cfg.node.role)}});
-    for (State s :
-         {State::standalone, State::primary, State::backup, State::arbitrating, State::live, State::fenced}) {
-      w.gauge("ftproxy_state", "1 for the state the proxy is in.", state() == s ? 1 : 0,
-              {{"state", failover::to_string(s)}});
-    }
-    w.gauge("ftproxy_epoch", "The arbitration epoch of the pair.", cfg.node.epoch);
-    w.counter("ftproxy_control_unauthorized_total",
-              "Control-port actions refused for a missing (401) or wrong (403) token.",
-              control.unauthorized());
-    struct PortMetric {
-      const char* name;
-      const char* help;
-      std::uint64_t io::PortStats::*field;
-    };
-    static constexpr PortMetric kPortMetrics[] = {
-        {"ftproxy_port_rx_frames_total", "Frames received on a port.", &io::PortStats::rx_frames},
-        {"ftproxy_port_rx_bytes_total", "Bytes received on a port.", &io::PortStats::rx_bytes},
-        {"ftproxy_port_rx_dropped_total", "Frames dropped by the kernel ring before the proxy read them.",
-         &io::PortStats::rx_dropped},
-        {"ftproxy_port_rx_oversize_total", "Frames longer than the snap length, dropped.",
-         &io::PortStats::rx_oversize},
-        {"ftproxy_port_rx_errors_total", "Receive errors.", &io::PortStats::rx_errors},
-        {"ftproxy_port_tx_frames_total", "Frames sent on a port.", &io::PortStats::tx_frames},
-        {"ftproxy_port_tx_bytes_total", "Bytes sent on a port.", &io::PortStats::tx_bytes},
-        {"ftproxy_port_tx_errors_total", "Frames the port failed to send.", &io::PortStats::tx_errors},
-        {"ftproxy_port_tx_oversize_total", "Frames longer than the MTU, refused.",
-         &io::PortStats::tx_oversize},
-    };
-    for (const auto& m : kPortMetrics) {
-      for (const PortSlot* p : {&ext, &int_}) {
-        if (!p->port) continue;
-        w.counter(m.name, m.help, p->port->stats().*m.field, {{"port", p->label}});
-      }
-    }
-    const char* fwd_help = "Frames forwarded between the ports.";
-    w.counter("ftproxy_forwarded_frames_total", fwd_help, counters.ext_to_int_frames,
-              {{"direction", "ext_to_int"}});
-    w.counter("ftproxy_forwarded_frames_total", fwd_help, counters.int_to_ext_frames,
-              {{"direction", "int_to_ext"}});
-    const char* fwdb_help = "Bytes forwarded between the ports.";
-    w.counter("ftproxy_forwarded_bytes_total", fwdb_help, counters.ext_to_int_bytes,
-              {{"direction", "ext_to_int"}});
-    w.counter("ftproxy_forwarded_bytes_total", fwdb_help, counters.int_to_ext_bytes,
-              {{"direction", "int_to_ext"}});
-    w.counter("ftproxy_tx_refused_total", "Frames a port did not accept, dropped.", counters.tx_refused);
-    w.counter("ftproxy_int_checksum_bad_total", "Frames from the server with a wrong L4 checksum.",
-              counters.int_checksum_bad);
-    w.counter("ftproxy_int_checksum_repaired_total", "Frames from the server whose L4 checksum was repaired.",
-              counters.int_checksum_repaired);
-    w.counter("ftproxy_ext_ignored_total", "Frames seen on ext while backup, dropped.", counters.ext_ignored);
-    w.counter("ftproxy_outputs_suppressed_total", "Backup server outputs suppressed.",
-              counters.outputs_suppressed);
-    w.counter("ftproxy_fenced_drops_total", "Frames dropped while fenced.", counters.fenced_drops);
-    w.counter("ftproxy_garps_sent_total", "Gratuitous ARPs and unsolicited neighbour advertisements sent.",
-              counters.garps_sent);
-    w.counter("ftproxy_failovers_total", "Transitions to live.", counters.failovers);
-    w.counter("ftproxy_arp_answered_total", "Backup server ARP requests answered by the proxy.",
-              counters.arp_answered);
-    for (std::size_t i = 1; i < std::size(counters.parse_errors); ++i) {
-      w.counter("ftproxy_parse_errors_total", "Frames that failed to parse, by reason.",
-                counters.parse_errors[i],
-                {{"reason", packet::to_string(static_cast<packet::ParseStatus>(i))}});
-    }
-    if (role) {
-      w.counter("ftproxy_arbiter_requests_total", "Test-and-set requests sent to the arbiter.",
-                role->arbiter_asks());
-      w.counter("ftproxy_arbiter_unavailable_total", "Arbiter requests that found no arbiter.",
-                role->arbiter_unavailable());
-      w.gauge("ftproxy_peer_silence_seconds", "Time since the peer was last heard from.",
-              role->peer_seen() ? static_cast<double>((now - role->last_heard()).count()) / 1e9 : 0.0);
-    }
-    if (sender || receiver) {
-      const auto& cs = sender ? sender->stats() : receiver->stats();
-      for (std::size_t i = 1; i < replication::kAuthFailureCount; ++i) {
-        w.counter("ftproxy_log_auth_failures_total",
-                  "Log channel connections closed or refused because authentication failed, by reason.",
-                  cs.auth_failures[i],
-                  {{"reason", replication::to_string(static_cast<replication::AuthFailure>(i))}});
-      }
-      w.counter("ftproxy_log_authenticated_total", "Log channel handshakes completed with the key.",
-                cs.authenticated);
-    }
-    if (sender) {
-      w.gauge("ftproxy_log_lag_entries", "Log entries not yet acknowledged by the backup.",
-              sender->unacked_entries());
-      w.gauge("ftproxy_log_lag_bytes", "Encoded log bytes not yet acknowledged by the backup.",
-              sender->unacked_bytes());
-      w.gauge("ftproxy_log_lag_seconds", "Age of the oldest unacknowledged log entry.", log_lag_seconds(now));
-      w.counter("ftproxy_log_entries_total", "Log entries sent.", sender->stats().entries_sent);
-      w.counter("ftproxy_log_bytes_sent_total", "Bytes written to the log channel.",
-                sender->stats().bytes_sent);
-      w.counter("ftproxy_log_writes_total", "Write batches on the log channel.", sender->stats().writes);
-      w.counter("ftproxy_log_reconnects_total", "Log channel reconnects.", sender->stats().reconnects);
-      w.gauge("ftproxy_log_connected", "1 while the log channel is up.", sender->connected() ? 1 : 0);
-      w.counter("ftproxy_log_refused_total", "Inbound frames dropped because the log was full.",
-                counters.log_refused);
-    }
-    if (receiver) {
-      w.counter("ftproxy_log_entries_received_total", "Log entries received.",
-                receiver->stats().entries_delivered);
-      w.counter("ftproxy_log_bytes_received_total", "Bytes read from the log channel.",
-                receiver->stats().bytes_received);
-      w.counter("ftproxy_log_refused_hellos_total", "Log channel connections refused at HELLO.",
-                receiver->stats().refused_hellos);
-      w.gauge("ftproxy_log_connected", "1 while the log channel is up.", receiver->connected() ? 1 : 0);
-      w.counter("ftproxy_log_injected_total", "Logged frames injected into the backup server.",
-                injected_entries());
-    }
-    if (gate) {
-      const auto& g = gate->stats();
-      w.gauge("ftproxy_outputs_held", "Outputs held by the output rule now.", g.held_now);
-      w.counter("ftproxy_outputs_released_total", "Outputs released by the output rule.", g.released);
-      w.counter("ftproxy_outputs_dropped_total", "Outputs dropped because the gate was full.",
-                g.dropped_full + counters.gate_refused);
-      std::array<double, replication::OutputGateStats::kHoldBucketBoundsNs.size()> bounds{};
-      for (std::size_t i = 0; i < bounds.size(); ++i) {
-        bounds[i] = static_cast<double>(replication::OutputGateStats::kHoldBucketBoundsNs[i]) / 1e9;
-      }
-      w.histogram("ftproxy_output_hold_seconds", "Time outputs were held by the output rule.", bounds,
-                  g.hold_buckets, static_cast<double>(g.hold_ns_sum) / 1e9);
-    }
-    if (translator) {
-      const auto c = translator->counters();
-      w.gauge("ftproxy_tcp_flows", "TCP flows tracked by the translator.", c.flows_tracked);
-      w.counter("ftproxy_tcp_translated_total", "Segments translated.", c.translated_in,
-                {{"direction", "in"}});
-      w.counter("ftproxy_tcp_translated_total", "Segments translated.", c.translated_out,
-                {{"direction", "out"}});
-      w.counter("ftproxy_tcp_evictions_total", "Flows evicted from the full flow table.", c.evictions);
-      w.gauge("ftproxy_tcp_segments_waiting", "Segments waiting for their flow's deltas.", c.waiting_now);
-      w.gauge("ftproxy_tcp_segments_held", "Segments held until the backup server catches up.", c.held_now);
-      w.counter("ftproxy_tcp_acks_synthesized_total", "Pure ACKs the backup synthesized for its server.",
-                c.acks_synthesized);
-      w.counter("ftproxy_tcp_window_holds_total",
-                "Client segments held because they ended beyond the backup server's receive window.",
-                c.window_holds);
-      w.counter("ftproxy_divergence_total", "Events where the backup may have diverged from the primary.",
-                c.divergence());
-    }
-    if (digest) {
-      const auto& c = digest->counters();
-      w.counter("ftproxy_digest_checked_total",
-                "Output digest checkpoints compared with the backup server's output (equal or not).",
-                c.checked);
-      w.counter("ftproxy_digest_mismatches_total",
-                "Output digest checkpoints where the backup server's output differed from the primary's.",
-                c.mismatches);
-      w.counter("ftproxy_digest_flows_diverged_total", "Flows with at least one output digest mismatch.",
-                c.flows_diverged);
-      w.counter("ftproxy_digest_uncomparable_total",
-                "Output digest checkpoints that could not be compared (position passed, state lost).",
-                c.uncomparable);
-      w.counter("ftproxy_digest_checkpoints_total",
-                "Output digest checkpoints cut from this server's output.", c.checkpoints);
-      w.counter("ftproxy_digest_overflow_total",
-                "Output digest checkpoints dropped from a full table (pending slots or outbox).",
-                c.overflow + c.outbox_dropped);
-      w.gauge("ftproxy_digest_flows", "Flows tracked by the output digester.", c.flows);
-    }
+    t.write(w);
     return out;
   }
 };
