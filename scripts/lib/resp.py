@@ -1,6 +1,7 @@
 """RESP (Redis serialization protocol) command encoder shared by the Redis clients of
-the demo (scripts/lib/demo_client.py) and of the replay cases' capture workloads
-(tests/replay/*/workload.py). Standard library only; run with /usr/bin/python3."""
+the demo (scripts/lib/demo_client.py), the replay cases' capture workloads
+(tests/replay/*/workload.py) and the e2e writer (tests/e2e/tools/kv_client.py).
+Standard library only; run with /usr/bin/python3."""
 
 
 def resp(*args):

@@ -10,17 +10,13 @@ broke (reset, EOF, timeout), 2 on bad arguments.
 """
 import argparse
 import json
+import os
 import socket
 import sys
 import time
 
-
-def resp(*args: str) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = a.encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "scripts", "lib"))
+from resp import resp  # noqa: E402
 
 
 def read_line(sock: socket.socket, buf: bytearray) -> bytes:
