@@ -17,7 +17,7 @@ PACKAGES=(
   # build
   build-essential meson ninja-build pkg-config
   libpcap-dev libdpdk-dev libboost1.81-all-dev libboost-json1.81-dev
-  libtomlplusplus-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libssl-dev
+  libtomlplusplus-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libssl-dev libxxhash-dev
   # fuzzing (libFuzzer ships in libclang-rt) and formatting
   clang libclang-rt-14-dev clang-format shellcheck
   # runtime, end-to-end tests and benchmarks

@@ -55,6 +55,24 @@ std::size_t record_size(const Checkpoint& c) noexcept {
 
 }  // namespace
 
+// ---- StreamHash ------------------------------------------------------------------------
+
+void StreamHash::reset() noexcept {
+  XXH64_reset(&st_, 0);
+}
+
+void StreamHash::update(std::span<const std::uint8_t> bytes) noexcept {
+  if (!bytes.empty()) XXH64_update(&st_, bytes.data(), bytes.size());
+}
+
+std::uint64_t StreamHash::value() const noexcept {
+  return XXH64_digest(&st_);
+}
+
+std::uint64_t StreamHash::of(std::span<const std::uint8_t> bytes) noexcept {
+  return XXH64(bytes.data(), bytes.size(), 0);
+}
+
 OutputDigest::OutputDigest(const DigestConfig& config, Mode mode)
     : cfg_(config), mode_(mode), flows_(std::max<std::uint32_t>(config.max_flows, 1)) {
   if (cfg_.chunk_bytes == 0) cfg_.chunk_bytes = 1;
@@ -184,7 +202,7 @@ void OutputDigest::start_stream(Flow& f) noexcept {
   f.diverged = false;
   f.pos = 0;
   f.chunk_start = 0;
-  f.run = kFnvOffset;
+  f.run.reset();
   f.n_own = 0;
   f.n_marks = 0;
   f.mark_head = 0;
@@ -205,7 +223,7 @@ void OutputDigest::feed(Flow& f, std::span<const std::uint8_t> bytes) noexcept {
           n = p.end() - f.pos;
       }
     }
-    f.run = fnv1a(f.run, bytes.first(n));
+    f.run.update(bytes.first(n));
     f.pos += n;
     f.dirty = true;
     bytes = bytes.subspan(n);
@@ -215,7 +233,7 @@ void OutputDigest::feed(Flow& f, std::span<const std::uint8_t> bytes) noexcept {
         if (p.kind != CheckpointKind::end && p.start == f.chunk_start && p.end() == f.pos &&
             f.pos != boundary) {
           drop_peer(f, i);
-          compare(f, p, f.run);
+          compare(f, p, f.run.value());
         } else if (p.kind == CheckpointKind::end && p.end() < f.pos) {
           drop_peer(f, i);
           ++counters_.checked;
@@ -226,9 +244,9 @@ void OutputDigest::feed(Flow& f, std::span<const std::uint8_t> bytes) noexcept {
       }
     }
     if (f.pos == boundary) {
-      own_checkpoint(f, f.chunk_start, f.pos, f.run, CheckpointKind::chunk);
+      own_checkpoint(f, f.chunk_start, f.pos, f.run.value(), CheckpointKind::chunk);
       f.chunk_start = f.pos;
-      f.run = kFnvOffset;
+      f.run.reset();
       f.dirty = false;
     }
   }
@@ -264,7 +282,7 @@ void OutputDigest::own_checkpoint(Flow& f, std::uint64_t start, std::uint64_t en
 
 void OutputDigest::own_end(Flow& f) noexcept {
   f.ended = true;
-  own_checkpoint(f, f.chunk_start, f.pos, f.run, CheckpointKind::end);
+  own_checkpoint(f, f.chunk_start, f.pos, f.run.value(), CheckpointKind::end);
   f.dirty = false;
   if (mode_ != Mode::compare) return;
   // Whatever the primary still waits for, our stream will never reach.
@@ -364,7 +382,7 @@ void OutputDigest::compare(Flow& f, const Slot& peer, std::uint64_t own_hash) no
 void OutputDigest::mark(Flow& f) noexcept {
   if (mode_ != Mode::compare || f.pos == f.chunk_start) return;  // a boundary: the chunk checkpoint
   const std::size_t i = (f.mark_head + f.n_marks) % kMarks;
-  f.marks[i] = {f.pos, f.run};
+  f.marks[i] = {f.pos, f.run.value()};
   if (f.n_marks == kMarks) {
     f.mark_head = static_cast<std::uint8_t>((f.mark_head + 1) % kMarks);
   } else {
@@ -484,7 +502,7 @@ void OutputDigest::on_peer_checkpoint(const Checkpoint& cp, MonoTime now) noexce
       ++counters_.checked;
       mismatch(f, s, "backup_longer");
     } else if (s.start == f.chunk_start && s.end() == f.pos) {
-      compare(f, s, f.run);
+      compare(f, s, f.run.value());
     } else {
       passed(f, s);
     }
@@ -501,7 +519,7 @@ void OutputDigest::on_peer_checkpoint(const Checkpoint& cp, MonoTime now) noexce
   }
   if (s.start == f.chunk_start) {
     if (s.end() == f.pos) {
-      compare(f, s, f.run);
+      compare(f, s, f.run.value());
     } else if (s.end() > f.pos) {
       keep();
     } else {
@@ -636,7 +654,7 @@ void OutputDigest::tick(MonoTime now) noexcept {
     Flow& f = flows_[active_.head];
     if (now - f.last_event < cfg_.idle) break;
     if (mode_ == Mode::emit && f.started && f.dirty && !f.ended && !f.broken) {
-      own_checkpoint(f, f.chunk_start, f.pos, f.run, CheckpointKind::idle);
+      own_checkpoint(f, f.chunk_start, f.pos, f.run.value(), CheckpointKind::idle);
       f.dirty = false;
     }
     after_quiet(f, now);

@@ -8,7 +8,7 @@
 //        count (retransmissions are ignored; seq wrap-around is followed); FIN ends it.
 //   UDP  the stream is the server's datagrams of one 5-tuple in capture order, each as
 //        a 2-byte big-endian length followed by its payload.
-// Checkpoints (stream ranges with a 64-bit FNV-1a hash of their bytes) are cut where
+// Checkpoints (stream ranges with a 64-bit XXH64 hash of their bytes) are cut where
 // both sides can compute them independently:
 //   chunk  [n*K, (n+1)*K) for every whole chunk of K = chunk_bytes bytes;
 //   end    [n*K, end) at the TCP FIN (the whole tail of the stream, possibly empty);
@@ -35,6 +35,11 @@
 #include <utility>
 #include <vector>
 
+#ifndef XXH_STATIC_LINKING_ONLY
+#define XXH_STATIC_LINKING_ONLY  // XXH64_state_t's layout, to hold the state by value
+#endif
+#include <xxhash.h>
+
 #include "ftproxy/common/time.hpp"
 #include "ftproxy/packet/frame.hpp"
 
@@ -47,7 +52,7 @@ struct Checkpoint {
   packet::FlowKey key;      // client→server direction (the flow's request side)
   std::uint64_t start = 0;  // stream position of the first byte covered (a chunk boundary)
   std::uint64_t end = 0;    // one past the last byte covered
-  std::uint64_t hash = 0;   // FNV-1a 64 of the bytes [start, end)
+  std::uint64_t hash = 0;   // XXH64 (seed 0) of the bytes [start, end)
   CheckpointKind kind = CheckpointKind::chunk;
 };
 
@@ -91,22 +96,29 @@ struct Divergence {
   const char* reason = "";  // "hash", "backup_longer", "backup_shorter", "datagrams"
 };
 
-// Streaming 64-bit FNV-1a.
-inline constexpr std::uint64_t kFnvOffset = 0xcbf29ce484222325ull;
-inline std::uint64_t fnv1a(std::uint64_t h, std::span<const std::uint8_t> bytes) noexcept {
-  for (const std::uint8_t b : bytes) {
-    h ^= b;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
+// Streaming XXH64 (seed 0, libxxhash): the bytes may come in pieces cut anywhere and
+// value() is the hash of their concatenation, so two TCP stacks' segmentations agree.
+// 88 bytes of state; reset/update/value never allocate. XXH64 rather than a byte-wise
+// hash such as FNV-1a: it takes 32-byte stripes, 26 times faster here (0.075 against
+// 1.97 ns per byte; at 1 Gbit/s of server output FNV-1a alone took a quarter of a core).
+class StreamHash {
+ public:
+  StreamHash() noexcept { reset(); }
+  void reset() noexcept;
+  void update(std::span<const std::uint8_t> bytes) noexcept;
+  std::uint64_t value() const noexcept;  // of the bytes so far; updating may go on
+  static std::uint64_t of(std::span<const std::uint8_t> bytes) noexcept;  // one piece
+
+ private:
+  XXH64_state_t st_;
+};
 
 // Wire format of an OUTPUT_DIGEST entry's data (big-endian):
-//   version u8 (1), count u8 (1..255), chunk_bytes u32, then `count` records:
+//   version u8 (kDigestWireVersion), count u8 (1..255), chunk_bytes u32, then `count` records:
 //   kind u8, family u8 (4|6), proto u8, reserved u8 (0), vlan u16, client_port u16,
 //   server_port u16, client_ip (4|16), server_ip (4|16), start u64, length u32, hash u64
 // (38 bytes per IPv4 record, 62 per IPv6 record).
-inline constexpr std::uint8_t kDigestWireVersion = 1;
+inline constexpr std::uint8_t kDigestWireVersion = 2;  // 2: XXH64 hashes (1: FNV-1a)
 inline constexpr std::size_t kDigestHeaderSize = 1 + 1 + 4;
 inline constexpr std::size_t kDigestRecordV4 = 4 + 2 + 2 + 2 + 4 + 4 + 8 + 4 + 8;
 inline constexpr std::size_t kDigestRecordV6 = kDigestRecordV4 + 24;
@@ -189,7 +201,7 @@ class OutputDigest {
     std::uint32_t next_seq = 0;  // TCP: seq of the next new byte
     std::uint64_t pos = 0;
     std::uint64_t chunk_start = 0;
-    std::uint64_t run = kFnvOffset;  // hash of [chunk_start, pos)
+    StreamHash run;  // hash of [chunk_start, pos)
     MonoTime last_event{};
     MonoTime wait_since{};
     std::array<Slot, kPeerSlots> peer{};

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <random>
@@ -86,6 +87,35 @@ struct Pair {
   }
   void ship_now() { ship(p, b, clock.now()); }
 };
+
+// The running hash is XXH64 with seed 0 whatever the pieces: cut anywhere, read
+// mid-stream, it equals the one-shot hash of the concatenation.
+TEST(StreamHashTest, IsXxh64OfTheConcatenationHoweverCut) {
+  StreamHash h;
+  EXPECT_EQ(h.value(), 0xef46db3751d8e999ull);  // XXH64 of no bytes, seed 0
+  std::vector<std::uint8_t> bytes(5000);
+  std::mt19937 rng(7);
+  for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
+  const std::uint64_t whole = StreamHash::of(bytes);
+  for (int trial = 0; trial < 20; ++trial) {
+    StreamHash s;
+    std::size_t off = 0;
+    while (off < bytes.size()) {
+      const std::size_t n = std::min<std::size_t>(bytes.size() - off, rng() % 100);
+      s.update(std::span<const std::uint8_t>(bytes).subspan(off, n));
+      off += n;
+      if (trial == 0) {  // read mid-stream: the hash so far, and the stream goes on
+        EXPECT_EQ(s.value(), StreamHash::of(std::span<const std::uint8_t>(bytes).first(off)));
+      }
+    }
+    EXPECT_EQ(s.value(), whole);
+  }
+  bytes[4321] ^= 1;
+  EXPECT_NE(StreamHash::of(bytes), whole);
+  h.update(bytes);
+  h.reset();
+  EXPECT_EQ(h.value(), 0xef46db3751d8e999ull);
+}
 
 TEST(OutputDigest, SameStreamDifferentSegmentationIsEqual) {
   Pair t;
