@@ -633,6 +633,7 @@ struct Node::Impl {
         break;
       case tcp::InboundDecision::drop_full:
       case tcp::InboundDecision::drop_untracked:
+      case tcp::InboundDecision::drop_invalid:
         inject.drop_last();
         ++counters.translate_drops;
         break;
@@ -1506,6 +1507,7 @@ struct Node::Impl {
       t.add("stale_retransmits", c.stale_retransmits);
       t.add("acks_clamped", c.acks_clamped);
       t.add("gaps_clamped", c.gaps_clamped);
+      t.add("blind_dropped", c.blind_dropped);
       t.add("out_of_window", c.out_of_window);
       t.add("acks_lowered", c.acks_lowered);
       t.add("acks_synthesized", c.acks_synthesized)

@@ -135,6 +135,33 @@ std::uint32_t backup_scale(const Flow& flow) noexcept {
   return flow.backup.wscale == kNoWscale ? 0u : std::min<std::uint32_t>(flow.backup.wscale, 14u);
 }
 
+// The largest receive window the client can advertise: 65535 << the scale of its SYN
+// when both sides offered one (RFC 7323 §2.2), else 65535. The primary's server never
+// has more than that in flight, so a real client ack never jumps further than this
+// past the client's previous ones.
+std::uint32_t client_window_bound(const Flow& flow) noexcept {
+  if (!flow.client_syn_seen) return 0xFFFFFFFFu;  // unknown: no bound
+  const bool scaled = flow.client_wscale != kNoWscale &&
+                      (flow.primary.wscale != kNoWscale || flow.backup.wscale != kNoWscale);
+  return scaled ? 65535u << std::min<std::uint32_t>(flow.client_wscale, 14u) : 65535u;
+}
+
+// A segment past the client's stream (beyond_client_stream) whose ack is farther than
+// the client's largest window from the highest ack the client has sent (primary's space), on
+// either side: made up. The primary's server discards it (an ack of data it never sent,
+// or one older than its window, RFC 5961 §5.2), while the backup's server, handed it
+// with the ack lowered to an acceptable one, would queue the made-up payload out of
+// order and, where it overlaps bytes still to come, keep it instead of the client's
+// (found by tests/e2e/test_hostile_frames in CI: S2's redis stream corrupted, 2070 of
+// 17110 writes kept). A real gap segment was sent after the client's last acks, so its
+// ack is at most a window of the server's output above them.
+bool implausible_ack(const Flow& flow, const packet::ParsedFrame& f) noexcept {
+  if (!has(f, kTcpAck) || has(f, kTcpRst) || !flow.ack_wanted_set) return false;
+  const std::uint32_t window = client_window_bound(flow);
+  const std::uint32_t d = f.tcp.ack - flow.ack_wanted;  // mod 2^32
+  return d > window && 0u - d > window;
+}
+
 // A client segment whose payload ends beyond the backup server's receive window. The
 // client obeys the primary server's window only; Linux drops the bytes beyond the
 // backup server's (TcpExtBeyondWindow) and the client never resends them (the primary
@@ -162,6 +189,8 @@ const char* to_string(InboundDecision d) noexcept {
       return "drop_full";
     case InboundDecision::drop_untracked:
       return "drop_untracked";
+    case InboundDecision::drop_invalid:
+      return "drop_invalid";
   }
   return "unknown";
 }
@@ -242,6 +271,9 @@ void SeqTranslator::note_client_sent(Flow& flow, std::span<const std::uint8_t> f
 
 void SeqTranslator::note_wanted(Flow& flow, const packet::ParsedFrame& f) noexcept {
   if (!has(f, kTcpAck) || has(f, kTcpRst)) return;
+  // A jump past the client's window is a guess (see implausible_ack): learnt, it would
+  // make the guess, and every later one, look plausible.
+  if (flow.ack_wanted_set && f.tcp.ack - flow.ack_wanted > client_window_bound(flow)) return;
   if (!flow.ack_wanted_set || packet::seq_gt(f.tcp.ack, flow.ack_wanted)) {
     flow.ack_wanted = f.tcp.ack;
     flow.ack_wanted_set = true;
@@ -334,6 +366,7 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
     }
     flow->client_syn_seen = true;
     flow->client_isn = f.tcp.seq;
+    flow->client_wscale = f.tcp.opt.has_wscale ? f.tcp.opt.wscale : kNoWscale;
     table_.touch(*flow, now);
     // Rare (SYN retransmitted while later frames are queued), but the flow's order holds.
     if (flow->q_len == 0 && !(limits_.global_order && !global_.empty())) return InboundDecision::passthrough;
@@ -353,7 +386,12 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
       // Something the client sent before it is missing from the log (a loss on the way
       // to the primary), or it is a blind guess. It may not teach the flow the client's
       // ack or TSval, nor close it (Linux takes a RST at rcv_nxt only), and it never
-      // waits: the gap filler comes in order.
+      // waits: the gap filler comes in order. A guess with an ack the primary's server
+      // refused is dropped (see implausible_ack).
+      if (implausible_ack(*flow, f)) {
+        ++c_.blind_dropped;
+        return InboundDecision::drop_invalid;
+      }
       forward_gap(frame, f, *flow);
       ++c_.gaps_clamped;
       return InboundDecision::forward;
@@ -628,6 +666,11 @@ bool SeqTranslator::release_head(Flow& flow, MonoTime now, Emit emit) noexcept {
     ++c_.acks_clamped;
   }
   if (!clamp && beyond_client_stream(flow, pf)) {
+    if (implausible_ack(flow, pf)) {  // see translate_in: a guess the primary refused
+      pop_head(flow);
+      ++c_.blind_dropped;
+      return true;
+    }
     forward_gap(frame, pf, flow);  // see translate_in: a gap is never held
     ++c_.gaps_clamped;
     emit.call(emit.ctx, frame);

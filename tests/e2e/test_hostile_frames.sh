@@ -137,7 +137,7 @@ p1_tx_oversize=$(metric "$TOPO_NS_P1" ftproxy_port_tx_oversize_total 'port="int"
 p2_tx_oversize=$(metric "$TOPO_NS_P2" ftproxy_port_tx_oversize_total 'port="int"')
 ftp_log "primary: ext rx $ext_rx frames during the attack, ext rx_oversize $p1_rx_oversize, int tx_oversize $p1_tx_oversize"
 ftp_log "backup: parse errors +$((parse_after - parse_before)) ($reasons), int tx_oversize $p2_tx_oversize"
-ftp_log "backup tcp: $(repl_status_get "$TOPO_NS_P2" '.tcp | {untracked_in, out_of_window, gaps_clamped, stale_retransmits, held_total, hold_timeouts, wait_drops, queue_full_drops, divergence, inject_backpressure, flows_created}' | jq -c .)"
+ftp_log "backup tcp: $(repl_status_get "$TOPO_NS_P2" '.tcp | {untracked_in, out_of_window, gaps_clamped, blind_dropped, stale_retransmits, held_total, hold_timeouts, wait_drops, queue_full_drops, divergence, inject_backpressure, flows_created}' | jq -c .)"
 ftp_log "backup forward: $(repl_status_get "$TOPO_NS_P2" '.forward' | jq -c 'del(.parse_errors)')"
 ((ext_rx >= sent / 2)) || fail "the primary's ext saw only $ext_rx frames of $sent sent"
 ((parse_after > parse_before)) || fail "the backup counted no parse error"

@@ -43,8 +43,9 @@ struct Flow {
   FlowState state = FlowState::syn_seen;
   bool client_syn_seen = false;
   std::uint32_t client_isn = 0;
-  SynAckInfo primary;  // from FLOW_META
-  SynAckInfo backup;   // from the backup server's own SYN-ACK
+  std::uint8_t client_wscale = kNoWscale;  // window scale of the client's SYN (kNoWscale: none)
+  SynAckInfo primary;                      // from FLOW_META
+  SynAckInfo backup;                       // from the backup server's own SYN-ACK
 
   bool delta_known = false;          // both SYN-ACKs seen
   std::uint32_t seq_delta = 0;       // ISN_backup − ISN_primary (mod 2^32)

@@ -87,6 +87,7 @@ enum class InboundDecision : std::uint8_t {
   passthrough,     // needs no translation (not TCP, or the client's SYN): send unchanged
   drop_full,       // no room (flow queue, frame pool, or flow table): drop; counted as divergence
   drop_untracked,  // TCP segment of a flow with no record (no SYN seen, or refused): drop
+  drop_invalid,    // a blind guess the primary's server refused (a gap segment with a made-up ack): drop
 };
 const char* to_string(InboundDecision d) noexcept;
 
@@ -132,6 +133,8 @@ struct TcpCounters {
   std::uint64_t gaps_clamped = 0;       // segments starting past the client's stream (a gap, or a
                                         // blind sender's guess): forwarded at once, an ack beyond
                                         // the backup's snd_nxt lowered, nothing learnt, never held
+  std::uint64_t blind_dropped = 0;      // drop_invalid: segments past the client's stream whose ack
+                                        // is farther than a window from the client's (made up)
   std::uint64_t acks_lowered = 0;       // forwarded segments whose ack was lowered to snd_nxt (any cause)
   std::uint64_t acks_synthesized = 0;   // pure ACKs built and sent to the backup server
   std::uint64_t synth_unusable = 0;     // owed an ACK but no usable client header (2 VLAN tags)

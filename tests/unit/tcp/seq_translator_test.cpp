@@ -1262,6 +1262,69 @@ TEST_F(AckSynthesisTest, DivergedFlowIsNotHeldAgain) {
 // seconds stalled the pair. A segment that starts past the client's stream is forwarded
 // at once with the ack lowered (both servers drop it on its sequence number, or queue a
 // real gap out of order).
+// A guess past the client's stream whose ack is farther than a window (65535 << 7 here)
+// from the client's own acks is one the primary's server refused (an ack of unsent data,
+// or older than its window): the backup's server must not get it with an acceptable
+// ack, or it would keep the made-up payload out of order. Dropped, counted, nothing
+// learnt; the same guess with a plausible ack is still a gap (next test).
+TEST_F(SeqTranslatorTest, GuessPastTheStreamWithAnAckNoServerTakesIsDropped) {
+  TcpSpec c;
+  const Handshake h;
+  handshake(c, h);
+  backup_sends(c, h.backup_isn + 1, 10, h.client_isn + 1);
+  TcpSpec a = c;
+  a.seq = h.client_isn + 1;
+  a.ack = h.primary_isn + 1;
+  a.payload = payload(5, 1);
+  Frame fa = build_tcp(a);
+  ASSERT_EQ(in(fa), InboundDecision::forward);
+
+  const std::uint32_t window = 65535u << 7;
+  for (const std::uint32_t off : {window + 1, 0x40000000u, 0u - window - 1}) {
+    TcpSpec blind = c;
+    blind.seq = h.client_isn + 1 + 5 + 7000;
+    blind.ack = h.primary_isn + 1 + off;
+    blind.payload = payload(10, 3);
+    Frame fb = build_tcp(blind);
+    EXPECT_EQ(in(fb), InboundDecision::drop_invalid) << off;
+  }
+  EXPECT_EQ(tr->counters().blind_dropped, 3u);
+  EXPECT_EQ(tr->counters().gaps_clamped, 0u);
+  // At the edge of the window it is a gap, forwarded with the ack lowered.
+  TcpSpec edge = c;
+  edge.seq = h.client_isn + 1 + 5 + 7000;
+  edge.ack = h.primary_isn + 1 + window;
+  edge.payload = payload(10, 3);
+  Frame fe = build_tcp(edge);
+  EXPECT_EQ(in(fe), InboundDecision::forward);
+  EXPECT_EQ(tr->counters().gaps_clamped, 1u);
+
+  // Queued behind a hold, the guess is dropped when it reaches the head, and the flow
+  // goes on: the client's next request is released in order.
+  TcpSpec ahead = a;
+  ahead.seq = a.seq + 5;
+  ahead.ack = h.primary_isn + 1 + 50;
+  Frame fh = build_tcp(ahead);
+  EXPECT_EQ(in(fh), InboundDecision::hold);
+  TcpSpec blind = c;
+  blind.seq = h.client_isn + 1 + 5 + 7000;
+  blind.ack = h.primary_isn + 1 + 0x40000000u;
+  blind.payload = payload(10, 3);
+  Frame fb = build_tcp(blind);
+  EXPECT_EQ(in(fb), InboundDecision::hold);
+  backup_sends(c, h.backup_isn + 11, 40, h.client_isn + 6);
+  const auto got = drain();  // the request, and maybe a synthesized ACK: never the guess
+  std::size_t data = 0;
+  for (const auto& g : got) {
+    if (parse(g).payload_len == 0) continue;
+    ++data;
+    EXPECT_EQ(parse(g).tcp.seq, ahead.seq);
+  }
+  EXPECT_EQ(data, 1u);
+  EXPECT_EQ(tr->counters().blind_dropped, 4u);
+  EXPECT_FALSE(tr->has_queued());
+}
+
 TEST_F(SeqTranslatorTest, SegmentPastTheClientsStreamIsNeverHeld) {
   TcpSpec c;
   const Handshake h;
