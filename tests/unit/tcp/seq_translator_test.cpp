@@ -139,6 +139,19 @@ class SeqTranslatorTest : public ::testing::Test {
     s.payload = payload(n);
     server(build_tcp(s));
   }
+  // handshake(), 10 bytes from the backup server, then the client's first request (5
+  // bytes acking the primary's SYN-ACK only), forwarded: returns that request.
+  TcpSpec first_request(const TcpSpec& c, const Handshake& h) {
+    handshake(c, h);
+    backup_sends(c, h.backup_isn + 1, 10, h.client_isn + 1);
+    TcpSpec a = c;
+    a.seq = h.client_isn + 1;
+    a.ack = h.primary_isn + 1;
+    a.payload = payload(5, 1);
+    Frame fa = build_tcp(a);
+    EXPECT_EQ(in(fa), InboundDecision::forward);
+    return a;
+  }
 
   ManualClock clock;
   std::unique_ptr<SeqTranslator> tr;
@@ -1270,32 +1283,24 @@ TEST_F(AckSynthesisTest, DivergedFlowIsNotHeldAgain) {
 TEST_F(SeqTranslatorTest, GuessPastTheStreamWithAnAckNoServerTakesIsDropped) {
   TcpSpec c;
   const Handshake h;
-  handshake(c, h);
-  backup_sends(c, h.backup_isn + 1, 10, h.client_isn + 1);
-  TcpSpec a = c;
-  a.seq = h.client_isn + 1;
-  a.ack = h.primary_isn + 1;
-  a.payload = payload(5, 1);
-  Frame fa = build_tcp(a);
-  ASSERT_EQ(in(fa), InboundDecision::forward);
-
+  const TcpSpec a = first_request(c, h);  // client_nxt = isn + 1 + 5, acks primary_isn + 1
+  // A guess 7000 bytes past the stream, its ack `off` from the client's own.
+  const auto guess = [&](std::uint32_t off) {
+    TcpSpec g = c;
+    g.seq = h.client_isn + 1 + 5 + 7000;
+    g.ack = h.primary_isn + 1 + off;
+    g.payload = payload(10, 3);
+    return build_tcp(g);
+  };
   const std::uint32_t window = 65535u << 7;
   for (const std::uint32_t off : {window + 1, 0x40000000u, 0u - window - 1}) {
-    TcpSpec blind = c;
-    blind.seq = h.client_isn + 1 + 5 + 7000;
-    blind.ack = h.primary_isn + 1 + off;
-    blind.payload = payload(10, 3);
-    Frame fb = build_tcp(blind);
+    Frame fb = guess(off);
     EXPECT_EQ(in(fb), InboundDecision::drop_invalid) << off;
   }
   EXPECT_EQ(tr->counters().blind_dropped, 3u);
   EXPECT_EQ(tr->counters().gaps_clamped, 0u);
   // At the edge of the window it is a gap, forwarded with the ack lowered.
-  TcpSpec edge = c;
-  edge.seq = h.client_isn + 1 + 5 + 7000;
-  edge.ack = h.primary_isn + 1 + window;
-  edge.payload = payload(10, 3);
-  Frame fe = build_tcp(edge);
+  Frame fe = guess(window);
   EXPECT_EQ(in(fe), InboundDecision::forward);
   EXPECT_EQ(tr->counters().gaps_clamped, 1u);
 
@@ -1306,11 +1311,7 @@ TEST_F(SeqTranslatorTest, GuessPastTheStreamWithAnAckNoServerTakesIsDropped) {
   ahead.ack = h.primary_isn + 1 + 50;
   Frame fh = build_tcp(ahead);
   EXPECT_EQ(in(fh), InboundDecision::hold);
-  TcpSpec blind = c;
-  blind.seq = h.client_isn + 1 + 5 + 7000;
-  blind.ack = h.primary_isn + 1 + 0x40000000u;
-  blind.payload = payload(10, 3);
-  Frame fb = build_tcp(blind);
+  Frame fb = guess(0x40000000u);
   EXPECT_EQ(in(fb), InboundDecision::hold);
   backup_sends(c, h.backup_isn + 11, 40, h.client_isn + 6);
   const auto got = drain();  // the request, and maybe a synthesized ACK: never the guess
@@ -1328,14 +1329,7 @@ TEST_F(SeqTranslatorTest, GuessPastTheStreamWithAnAckNoServerTakesIsDropped) {
 TEST_F(SeqTranslatorTest, SegmentPastTheClientsStreamIsNeverHeld) {
   TcpSpec c;
   const Handshake h;
-  handshake(c, h);
-  backup_sends(c, h.backup_isn + 1, 10, h.client_isn + 1);
-  TcpSpec a = c;  // the client's first request: client_nxt = isn + 1 + 5
-  a.seq = h.client_isn + 1;
-  a.ack = h.primary_isn + 1;
-  a.payload = payload(5, 1);
-  Frame fa = build_tcp(a);
-  ASSERT_EQ(in(fa), InboundDecision::forward);
+  const TcpSpec a = first_request(c, h);  // client_nxt = isn + 1 + 5
 
   TcpSpec blind = c;
   blind.seq = h.client_isn + 1 + 5 + 700000;
