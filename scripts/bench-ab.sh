@@ -19,7 +19,7 @@ source "$(dirname "$0")/../tests/e2e/lib/topology.sh"
 source "$(dirname "$0")/../tests/e2e/lib/pair.sh"
 source "$(dirname "$0")/lib/bench.sh"
 
-ftp_require_cmd iperf3 jq taskset
+ftp_require_cmd iperf3 jq
 [[ -n ${BENCH_A:-} && -n ${BENCH_B:-} ]] || ftp_die "set BENCH_A and BENCH_B to two build directories"
 for b in "$BENCH_A" "$BENCH_B"; do
   [[ -x $b/src/bin/ftproxy ]] || ftp_die "no ftproxy binary in $b/src/bin (build it first)"
@@ -28,25 +28,16 @@ BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 [[ $BENCH_ROUNDS =~ ^[1-9][0-9]*$ ]] || ftp_die "BENCH_ROUNDS must be a positive integer"
 BENCH_IPERF_S=${BENCH_IPERF_S:-5}
 read -r -a DIRS <<<"${BENCH_DIRS:-fwd rev}"
-(($(nproc) >= 2)) || ftp_die "the two-host model needs 2 CPUs"
-taskset -p -c 0 $$ >/dev/null # the primary side: every process started from here on
+export BENCH_HOSTS=2 # the two-host model of scripts/lib/bench.sh, always
+bench_primary_host # the primary side: every process started from here on
 
 topo_init
 pair_setup
-taskset -a -p -c 1 "$(topo_pid redis2)" >/dev/null
-topo_exec "$TOPO_NS_P1" sh -c 'echo 1 >/sys/class/net/log/queues/rx-0/rps_cpus'
-topo_exec "$TOPO_NS_P2" sh -c 'echo 2 >/sys/class/net/log/queues/rx-0/rps_cpus'
+bench_backup_host redis2
+bench_log_rps
 pair_write_config primary "$TOPO_DIR/standalone.toml" 'node.role="standalone"'
 
 declare -A R=() # "<mode>:<dir>:<round>" -> Gbit/s
-fresh_iperf() {
-  local n
-  for n in iperf1 iperf2; do topo_stop "$n" || true; done
-  topo_start_iperf iperf1 "$TOPO_NS_S1"
-  topo_start_iperf iperf2 "$TOPO_NS_S2"
-  taskset -a -p -c 1 "$(topo_pid iperf2)" >/dev/null
-  sleep 0.3
-}
 measure() { # MODE DIR ROUND
   local a=(-t "$BENCH_IPERF_S" -J) out
   [[ -n ${BENCH_CC:-} ]] && a+=(-C "$BENCH_CC")
@@ -60,15 +51,15 @@ measure() { # MODE DIR ROUND
 
 for ((r = 1; r <= BENCH_ROUNDS; r++)); do
   for d in "${DIRS[@]}"; do
-    fresh_iperf
+    bench_fresh_iperf
     FTPROXY_BIN=$BENCH_B/src/bin/ftproxy topo_start_proxy standalone "$TOPO_NS_P1" "$TOPO_DIR/standalone.toml"
     measure standalone "$d" "$r"
     topo_stop standalone || true
     for m in A B; do
-      fresh_iperf # each pair gets fresh servers: iperf3's control connection diverges
+      bench_fresh_iperf # each pair gets fresh servers
       dir=BENCH_$m
       FTPROXY_BIN=${!dir}/src/bin/ftproxy pair_start_proxies
-      taskset -a -p -c 1 "$(topo_pid backup)" >/dev/null
+      bench_backup_host backup
       measure "$m" "$d" "$r"
       topo_stop primary || true
       topo_stop backup || true

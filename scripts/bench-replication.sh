@@ -32,48 +32,20 @@ BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 
 BENCH_HOSTS=${BENCH_HOSTS:-2}
 [[ $BENCH_HOSTS == 1 || $BENCH_HOSTS == 2 ]] || ftp_die "BENCH_HOSTS must be 1 or 2"
-if [[ $BENCH_HOSTS == 2 ]]; then
-  (($(nproc) >= 2)) || ftp_die "BENCH_HOSTS=2 needs 2 CPUs"
-  ftp_require_cmd taskset
-  taskset -p -c 0 $$ >/dev/null # every process started from here on runs on CPU 0 ...
-fi
-# ... but the backup side, moved to CPU 1 (all its threads) once started.
-backup_host() {
-  [[ $BENCH_HOSTS == 2 ]] || return 0
-  local name
-  for name in "$@"; do taskset -a -p -c 1 "$(topo_pid "$name")" >/dev/null; done
-}
+bench_primary_host # every process started from here on runs on CPU 0, the backup side
+                   # is moved to CPU 1 once started (scripts/lib/bench.sh)
 
 topo_init
 pair_setup
-backup_host redis2
-if [[ $BENCH_HOSTS == 2 ]]; then
-  # A veth delivers a frame in the sender's context, so without this the backup's
-  # receive work for the log stream would run on the primary's CPU (and the primary's
-  # for the acks on the backup's): RPS on each log end steers it to its own host's CPU,
-  # as a NIC on a second machine would.
-  topo_exec "$TOPO_NS_P1" sh -c 'echo 1 >/sys/class/net/log/queues/rx-0/rps_cpus'
-  topo_exec "$TOPO_NS_P2" sh -c 'echo 2 >/sys/class/net/log/queues/rx-0/rps_cpus'
-fi
+bench_backup_host redis2
+bench_log_rps
 # Every round gets fresh iperf3 servers, and the reverse run its own pair of them
-# (BENCH_IPERF_REV_PORT, see _bench_iperf in scripts/lib/bench.sh): iperf3's control
-# connection carries per-server timing results, so a replicated backup server diverges
-# at the end of each test and its next test would start out of step.
+# (BENCH_IPERF_REV_PORT, see _bench_iperf in scripts/lib/bench.sh).
 export BENCH_IPERF_REV_PORT=5202
 # The forward test's control connection diverges at its end (per-server results) and
 # the backup holds it for tcp.hold_ms (2 s) with every later segment behind it (global
 # order, docs/limitations.md): the reverse test starts after that, not into it.
 export BENCH_IPERF_GAP_S=${BENCH_IPERF_GAP_S:-2.5}
-fresh_iperf() {
-  local n
-  for n in iperf1 iperf2 iperf1r iperf2r; do topo_stop "$n" || true; done
-  topo_start_iperf iperf1 "$TOPO_NS_S1"
-  topo_start_iperf iperf2 "$TOPO_NS_S2"
-  topo_start_iperf iperf1r "$TOPO_NS_S1" 5202
-  topo_start_iperf iperf2r "$TOPO_NS_S2" 5202
-  backup_host iperf2 iperf2r
-  sleep 0.3 # listening
-}
 
 # Rounds: the three modes one after the other, BENCH_ROUNDS times, so that a burst of
 # load from elsewhere on this shared machine hits one round, not one mode. Round 1
@@ -82,7 +54,7 @@ pair_write_config primary "$TOPO_DIR/standalone.toml" 'node.role="standalone"'
 for ((round = 1; round <= BENCH_ROUNDS; round++)); do
   parts=("${BENCH_PARTS_A[@]}")
   ((round == 1)) || parts=(iperf)
-  fresh_iperf
+  bench_fresh_iperf "$BENCH_IPERF_REV_PORT"
   topo_kernel_bridge "$TOPO_NS_P1"
   bench_measure "kernel.$round" "${parts[@]}"
   topo_kernel_bridge_remove "$TOPO_NS_P1"
@@ -91,9 +63,9 @@ for ((round = 1; round <= BENCH_ROUNDS; round++)); do
   bench_measure "standalone.$round" "${parts[@]}"
   topo_stop standalone
 
-  fresh_iperf
+  bench_fresh_iperf "$BENCH_IPERF_REV_PORT"
   pair_start_proxies
-  backup_host backup
+  bench_backup_host backup
   bench_measure "replicated.$round" "${parts[@]}"
   if ((round < BENCH_ROUNDS)); then
     topo_stop primary || true

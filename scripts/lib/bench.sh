@@ -190,3 +190,51 @@ bench_machine_line() {
     "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)," \
     "load average at start $BENCH_LOAD_AT_START, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 }
+
+# ---- the two-host model of a pair on this 2-core machine (BENCH_HOSTS=2) ----------------
+# The client and the primary side (proxy, server S1, kernel bridge or standalone proxy)
+# on CPU 0, the backup side (proxy, S2) on CPU 1, as the backup has a machine of its own
+# in a deployment. BENCH_HOSTS=1 turns every step into a no-op (processes run anywhere).
+
+# bench_primary_host: pins this script, and so every process it starts, to CPU 0.
+bench_primary_host() {
+  [[ ${BENCH_HOSTS:-2} == 2 ]] || return 0
+  (($(nproc) >= 2)) || ftp_die "the two-host model (BENCH_HOSTS=2) needs 2 CPUs"
+  ftp_require_cmd taskset
+  taskset -p -c 0 $$ >/dev/null
+}
+
+# bench_backup_host NAME...: moves the named started processes (all threads) to CPU 1.
+bench_backup_host() {
+  [[ ${BENCH_HOSTS:-2} == 2 ]] || return 0
+  local name
+  for name in "$@"; do taskset -a -p -c 1 "$(topo_pid "$name")" >/dev/null; done
+}
+
+# bench_log_rps: a veth delivers a frame in the sender's context, so without this the
+# backup's receive work for the log stream would run on the primary's CPU (and the
+# primary's for the acks on the backup's): RPS on each log end steers it to its own
+# host's CPU, as a NIC on a second machine would.
+bench_log_rps() {
+  [[ ${BENCH_HOSTS:-2} == 2 ]] || return 0
+  topo_exec "$TOPO_NS_P1" sh -c 'echo 1 >/sys/class/net/log/queues/rx-0/rps_cpus'
+  topo_exec "$TOPO_NS_P2" sh -c 'echo 2 >/sys/class/net/log/queues/rx-0/rps_cpus'
+}
+
+# bench_fresh_iperf [REV_PORT]: new iperf3 servers on S1 and S2 (iperf1, iperf2; with
+# REV_PORT also iperf1r, iperf2r on that port), S2's on the backup host. iperf3's
+# control connection carries per-server timing results, so a replicated backup server
+# diverges at the end of each test and its next test would start out of step.
+bench_fresh_iperf() {
+  local n
+  for n in iperf1 iperf2 iperf1r iperf2r; do topo_stop "$n" || true; done
+  topo_start_iperf iperf1 "$TOPO_NS_S1"
+  topo_start_iperf iperf2 "$TOPO_NS_S2"
+  bench_backup_host iperf2
+  if [[ -n ${1:-} ]]; then
+    topo_start_iperf iperf1r "$TOPO_NS_S1" "$1"
+    topo_start_iperf iperf2r "$TOPO_NS_S2" "$1"
+    bench_backup_host iperf2r
+  fi
+  sleep 0.3 # listening
+}

@@ -194,14 +194,14 @@ std::map<std::string, Bytes> seeds() {
   std::map<std::string, Bytes> s;
   // Sessions as the other side decodes them, with the HELLO expectation the target offers.
   // Primary -> backup: HELLO, (AUTH), entries of every kind, heartbeat.
-  s["v2_session_primary_to_backup"] = Stream(kExpectHello | kCheckEpoch)
+  s["session_primary_to_backup"] = Stream(kExpectHello | kCheckEpoch)
                                           .hello(primary)
                                           .entry(42, EntryKind::inbound_frame, frame)
                                           .entry(43, EntryKind::flow_meta, meta4)
                                           .entry(44, EntryKind::output_digest, digest4)
                                           .heartbeat(5'000'000'000, 44)
                                           .bytes();
-  s["v2_session_primary_to_backup_psk_chunked"] = Stream(kExpectHello | kCheckEpoch | 7)
+  s["session_primary_to_backup_psk_chunked"] = Stream(kExpectHello | kCheckEpoch | 7)
                                                       .hello(primary_psk)
                                                       .auth(proof)
                                                       .entry(42, EntryKind::flow_meta, meta6)
@@ -210,30 +210,30 @@ std::map<std::string, Bytes> seeds() {
                                                       .heartbeat(5'000'000'000, 44)
                                                       .bytes();
   // Backup -> primary: HELLO (psk: nonce and proof), acks, heartbeat.
-  s["v2_session_backup_to_primary"] = Stream(kExpectHello | kCheckEpoch | kExpectBackup)
+  s["session_backup_to_primary"] = Stream(kExpectHello | kCheckEpoch | kExpectBackup)
                                           .hello(backup)
                                           .ack(42)
                                           .heartbeat(6'000'000'000, 42)
                                           .bytes();
-  s["v2_session_backup_to_primary_psk_bytewise"] = Stream(kExpectHello | kExpectBackup | 1)
+  s["session_backup_to_primary_psk_bytewise"] = Stream(kExpectHello | kExpectBackup | 1)
                                                        .hello(backup_psk)
                                                        .ack(43)
                                                        .ack(44)
                                                        .heartbeat(6'000'000'000, 44)
                                                        .bytes();
   // One record of each type and entry kind, no expectation.
-  s["v2_hello_primary"] = Stream(0).hello(primary).bytes();
-  s["v2_hello_primary_psk"] = Stream(0).hello(primary_psk).bytes();
-  s["v2_hello_backup_psk"] = Stream(0).hello(backup_psk).bytes();
-  s["v2_auth"] = Stream(0).auth(proof).bytes();
-  s["v2_entry_inbound_frame"] = Stream(0).entry(1, EntryKind::inbound_frame, frame).bytes();
-  s["v2_entry_inbound_frame_empty"] = Stream(0).entry(2, EntryKind::inbound_frame, {}).bytes();
-  s["v2_entry_flow_meta_v4"] = Stream(0).entry(3, EntryKind::flow_meta, meta4).bytes();
-  s["v2_entry_flow_meta_v6"] = Stream(0).entry(4, EntryKind::flow_meta, meta6).bytes();
-  s["v2_entry_output_digest_v4"] = Stream(0).entry(5, EntryKind::output_digest, digest4).bytes();
-  s["v2_entry_output_digest_v6"] = Stream(0).entry(6, EntryKind::output_digest, digest6).bytes();
-  s["v2_ack"] = Stream(0).ack(7).bytes();
-  s["v2_heartbeat"] = Stream(0).heartbeat(123'456'789, 7).bytes();
+  s["hello_primary"] = Stream(0).hello(primary).bytes();
+  s["hello_primary_psk"] = Stream(0).hello(primary_psk).bytes();
+  s["hello_backup_psk"] = Stream(0).hello(backup_psk).bytes();
+  s["auth"] = Stream(0).auth(proof).bytes();
+  s["entry_inbound_frame"] = Stream(0).entry(1, EntryKind::inbound_frame, frame).bytes();
+  s["entry_inbound_frame_empty"] = Stream(0).entry(2, EntryKind::inbound_frame, {}).bytes();
+  s["entry_flow_meta_v4"] = Stream(0).entry(3, EntryKind::flow_meta, meta4).bytes();
+  s["entry_flow_meta_v6"] = Stream(0).entry(4, EntryKind::flow_meta, meta6).bytes();
+  s["entry_output_digest_v4"] = Stream(0).entry(5, EntryKind::output_digest, digest4).bytes();
+  s["entry_output_digest_v6"] = Stream(0).entry(6, EntryKind::output_digest, digest6).bytes();
+  s["ack"] = Stream(0).ack(7).bytes();
+  s["heartbeat"] = Stream(0).heartbeat(123'456'789, 7).bytes();
   return s;
 }
 
