@@ -195,32 +195,32 @@ std::map<std::string, Bytes> seeds() {
   // Sessions as the other side decodes them, with the HELLO expectation the target offers.
   // Primary -> backup: HELLO, (AUTH), entries of every kind, heartbeat.
   s["session_primary_to_backup"] = Stream(kExpectHello | kCheckEpoch)
-                                          .hello(primary)
-                                          .entry(42, EntryKind::inbound_frame, frame)
-                                          .entry(43, EntryKind::flow_meta, meta4)
-                                          .entry(44, EntryKind::output_digest, digest4)
-                                          .heartbeat(5'000'000'000, 44)
-                                          .bytes();
+                                       .hello(primary)
+                                       .entry(42, EntryKind::inbound_frame, frame)
+                                       .entry(43, EntryKind::flow_meta, meta4)
+                                       .entry(44, EntryKind::output_digest, digest4)
+                                       .heartbeat(5'000'000'000, 44)
+                                       .bytes();
   s["session_primary_to_backup_psk_chunked"] = Stream(kExpectHello | kCheckEpoch | 7)
-                                                      .hello(primary_psk)
-                                                      .auth(proof)
-                                                      .entry(42, EntryKind::flow_meta, meta6)
-                                                      .entry(43, EntryKind::inbound_frame, frame)
-                                                      .entry(44, EntryKind::output_digest, digest6)
-                                                      .heartbeat(5'000'000'000, 44)
-                                                      .bytes();
+                                                   .hello(primary_psk)
+                                                   .auth(proof)
+                                                   .entry(42, EntryKind::flow_meta, meta6)
+                                                   .entry(43, EntryKind::inbound_frame, frame)
+                                                   .entry(44, EntryKind::output_digest, digest6)
+                                                   .heartbeat(5'000'000'000, 44)
+                                                   .bytes();
   // Backup -> primary: HELLO (psk: nonce and proof), acks, heartbeat.
   s["session_backup_to_primary"] = Stream(kExpectHello | kCheckEpoch | kExpectBackup)
-                                          .hello(backup)
-                                          .ack(42)
-                                          .heartbeat(6'000'000'000, 42)
-                                          .bytes();
+                                       .hello(backup)
+                                       .ack(42)
+                                       .heartbeat(6'000'000'000, 42)
+                                       .bytes();
   s["session_backup_to_primary_psk_bytewise"] = Stream(kExpectHello | kExpectBackup | 1)
-                                                       .hello(backup_psk)
-                                                       .ack(43)
-                                                       .ack(44)
-                                                       .heartbeat(6'000'000'000, 44)
-                                                       .bytes();
+                                                    .hello(backup_psk)
+                                                    .ack(43)
+                                                    .ack(44)
+                                                    .heartbeat(6'000'000'000, 44)
+                                                    .bytes();
   // One record of each type and entry kind, no expectation.
   s["hello_primary"] = Stream(0).hello(primary).bytes();
   s["hello_primary_psk"] = Stream(0).hello(primary_psk).bytes();
