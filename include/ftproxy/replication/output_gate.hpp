@@ -77,7 +77,9 @@ class OutputGate {
   // Frees the `n` oldest frames (after the caller sent them) and records their hold time.
   void pop(std::size_t n, MonoTime now) noexcept;
 
-  // Loop of peek + sink + pop in bursts of up to 64 frames. `sink(std::span<const
+  static constexpr std::size_t kMaxReleaseBurst = 64;
+
+  // Loop of peek + sink + pop in bursts of up to kMaxReleaseBurst frames. `sink(std::span<const
   // FrameBytes>)` returns how many of the frames it sent (in order); a short count stops
   // the release and keeps the rest held. Returns the number released.
   template <class Sink>
@@ -110,7 +112,7 @@ class OutputGate {
   };
   template <class Sink, class Peek>
   std::size_t drain(MonoTime now, Sink& sink, Peek&& peek) {
-    std::array<FrameBytes, 64> batch{};
+    std::array<FrameBytes, kMaxReleaseBurst> batch{};
     std::size_t total = 0;
     for (;;) {
       const std::size_t n = peek(std::span<FrameBytes>(batch));
