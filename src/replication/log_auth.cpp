@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/modes.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -176,39 +177,72 @@ bool fill_random(std::span<std::uint8_t> out) noexcept {
 
 // ---- per-record tags -----------------------------------------------------------------
 
+// GMAC through the GCM128 functions of <openssl/modes.h> rather than the EVP AEAD
+// interface: the same GHASH code (PCLMULQDQ/AVX where the CPU has it), without EVP's
+// per-call parameter handling, which cost as much as the hash itself on full-size
+// records (OSSL_PARAM look-ups by name for the IV length and the tag: half of
+// libcrypto's samples on the primary, docs/benchmarks.md). The one block cipher call per
+// record (E_K(J0)) goes through an AES-256-ECB EVP context, so AES still runs on AES-NI.
 struct RecordMac::Gcm {
-  EVP_CIPHER* cipher = nullptr;
-  EVP_CIPHER_CTX* ctx = nullptr;
+  EVP_CIPHER* ecb = nullptr;
+  EVP_CIPHER_CTX* aes = nullptr;  // AES-256-ECB under the session key: GCM's block function
+  GCM128_CONTEXT* gcm = nullptr;  // GHASH key (H = E_K(0)) and per-record state
+  bool block_failed = false;      // an EVP call inside the block function failed
 };
 
 void RecordMac::GcmDeleter::operator()(Gcm* g) const noexcept {
-  EVP_CIPHER_CTX_free(g->ctx);  // also wipes the key schedule
-  EVP_CIPHER_free(g->cipher);
+  if (g->gcm != nullptr) CRYPTO_gcm128_release(g->gcm);  // wipes H and the state
+  EVP_CIPHER_CTX_free(g->aes);                           // wipes the key schedule
+  EVP_CIPHER_free(g->ecb);
   delete g;
 }
 
+namespace {
+// block128_f: `key` is the Gcm whose AES context encrypts one 16-byte block.
+template <class G>
+void aes_block(const unsigned char in[16], unsigned char out[16], const void* key) {
+  auto* g = static_cast<G*>(const_cast<void*>(key));
+  int len = 0;
+  if (EVP_EncryptUpdate(g->aes, out, &len, in, 16) != 1 || len != 16) {
+    g->block_failed = true;
+    std::memset(out, 0, 16);
+  }
+}
+}  // namespace
+
 RecordMac::RecordMac() : gcm_(new Gcm) {
-  gcm_->cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
-  gcm_->ctx = EVP_CIPHER_CTX_new();
+  gcm_->ecb = EVP_CIPHER_fetch(nullptr, "AES-256-ECB", nullptr);
+  gcm_->aes = EVP_CIPHER_CTX_new();
 }
 
 void RecordMac::start(std::span<const std::uint8_t> session_key) noexcept {
   counter_ = 0;
-  keyed_ = gcm_->cipher != nullptr && gcm_->ctx != nullptr && session_key.size() == kSessionKeySize &&
-           EVP_EncryptInit_ex2(gcm_->ctx, gcm_->cipher, session_key.data(), nullptr, nullptr) == 1;
+  Gcm& g = *gcm_;
+  keyed_ = g.ecb != nullptr && g.aes != nullptr && session_key.size() == kSessionKeySize &&
+           EVP_EncryptInit_ex2(g.aes, g.ecb, session_key.data(), nullptr, nullptr) == 1 &&
+           EVP_CIPHER_CTX_set_padding(g.aes, 0) == 1;
+  if (!keyed_) return;
+  g.block_failed = false;
+  if (g.gcm == nullptr) {
+    g.gcm = CRYPTO_gcm128_new(&g, &aes_block<Gcm>);  // once per RecordMac, keyed from the start
+  } else {
+    CRYPTO_gcm128_init(g.gcm, &g, &aes_block<Gcm>);  // the new key's H
+  }
+  keyed_ = g.gcm != nullptr && !g.block_failed;
 }
 
 bool RecordMac::tag_of(std::span<const std::uint8_t> record, std::span<std::uint8_t, kTagSize> tag) noexcept {
   static_assert(kTagSize == 16, "the tag is the whole GCM tag");
   std::uint8_t nonce[12] = {};
   store_be64(nonce + 4, counter_);
-  int len = 0;
-  std::uint8_t none[16];
-  const bool ok =
-      keyed_ && EVP_EncryptInit_ex2(gcm_->ctx, nullptr, nullptr, nonce, nullptr) == 1 &&
-      EVP_EncryptUpdate(gcm_->ctx, nullptr, &len, record.data(), static_cast<int>(record.size())) == 1 &&
-      EVP_EncryptFinal_ex(gcm_->ctx, none, &len) == 1 &&
-      EVP_CIPHER_CTX_ctrl(gcm_->ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kTagSize), tag.data()) == 1;
+  Gcm& g = *gcm_;
+  bool ok = keyed_;
+  if (ok) {
+    CRYPTO_gcm128_setiv(g.gcm, nonce, sizeof nonce);
+    ok = CRYPTO_gcm128_aad(g.gcm, record.data(), record.size()) == 0;
+    if (ok) CRYPTO_gcm128_tag(g.gcm, tag.data(), kTagSize);
+    ok = ok && !g.block_failed;
+  }
   if (!ok) std::fill(tag.begin(), tag.end(), std::uint8_t{0});
   return ok;
 }

@@ -90,7 +90,7 @@ bool fill_random(std::span<std::uint8_t> out) noexcept;
 // Tags (sender) or checks (receiver) the records of one direction of one connection.
 class RecordMac final : public RecordAuthenticator {
  public:
-  RecordMac();  // the one allocation (the cipher context)
+  RecordMac();  // allocates the cipher context (and, at the first start(), the GCM state)
   // New session key (kSessionKeySize bytes); the record counter restarts at 0.
   void start(std::span<const std::uint8_t> session_key) noexcept;
   // Writes the tag of the next record (header + payload) into `tag` (kTagSize bytes).
