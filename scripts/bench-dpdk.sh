@@ -27,7 +27,8 @@
 #   --profile: afterwards, per proxy mode of the standalone topology, `perf record -a -g`
 #              (cpu-clock) during one small-packet flood; the proxy's and the sender's
 #              top symbols to $BENCH_OUT/profile-MODE.txt
-# Environment: BENCH_ROUNDS (3), BENCH_MODES ("kernel pcap dpdk dpdk_afp dpdk_busy"), BENCH_SENDERS (1),
+# Environment: BENCH_CAP (off; PCT: one more flood per proxy mode with the proxy capped at
+#   PCT % of CPU 1, see capped_small), BENCH_ROUNDS (3), BENCH_MODES ("kernel pcap dpdk dpdk_afp dpdk_busy"), BENCH_SENDERS (1),
 #   BENCH_IPERF_S (3), BENCH_RTT_N (2000), BENCH_SMALL_S (3), BENCH_SMALL_N (2000000),
 #   BENCH_OUT (a temp dir; report.md and the profiles are kept there)
 set -euo pipefail
@@ -117,6 +118,60 @@ idle_cpu() {
   R[$1:idle_cpu]=$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v s="$s" 'BEGIN { printf "%.0f", 100 * t / hz / s }')
 }
 
+# ---- capped proxy: the small-packet rate when the proxy is the bottleneck -------------
+# Uncapped, one sender offers ~250-300 k frames/s, which the dpdk proxy forwards with CPU to
+# spare: the delivered rate is the sender's, and CPU per frame includes the cost of waking
+# for small batches. BENCH_CAP=PCT gives each proxy mode one more flood with the proxy
+# (every thread) on CPU 1 at normal priority, limited to PCT % of that CPU by the cpu
+# cgroup controller (CFS bandwidth, 10 ms period; SCHED_RR threads would ignore the
+# quota), and the sender on CPU 0: the sender outruns the proxy, rings fill, and
+# "delivered" is what that much CPU forwards, per backend.
+CAP_CG=""
+cap_proxy() { # PID PCT
+  local tid base
+  if [[ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]]; then # cgroup v1
+    base=/sys/fs/cgroup/cpu
+    CAP_CG=$base/ftpbench-$$
+    mkdir -p "$CAP_CG"
+    echo 10000 >"$CAP_CG/cpu.cfs_period_us"
+    echo $((100 * $2)) >"$CAP_CG/cpu.cfs_quota_us"
+  elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then # cgroup v2
+    base=/sys/fs/cgroup
+    CAP_CG=$base/ftpbench-$$
+    echo +cpu >"$base/cgroup.subtree_control" 2>/dev/null || true
+    mkdir -p "$CAP_CG"
+    echo "$((100 * $2)) 10000" >"$CAP_CG/cpu.max"
+  else
+    ftp_die "BENCH_CAP needs the cpu cgroup controller (v1 /sys/fs/cgroup/cpu or v2 cpu.max)"
+  fi
+  for tid in "/proc/$1/task/"*; do
+    tid=${tid##*/}
+    chrt -o -p 0 "$tid" >/dev/null
+    taskset -p -c 1 "$tid" >/dev/null
+    if [[ -f $CAP_CG/tasks ]]; then echo "$tid" >"$CAP_CG/tasks"; else echo "$tid" >"$CAP_CG/cgroup.threads" 2>/dev/null || echo "$tid" >"$CAP_CG/cgroup.procs"; fi
+  done
+}
+uncap_proxy() { # PID: back to the root group (the proxy is stopped right after)
+  local tid root=${CAP_CG%/*}
+  [[ -n $CAP_CG && -d $CAP_CG ]] || return 0
+  for tid in "/proc/$1/task/"*; do
+    tid=${tid##*/}
+    if [[ -f $root/tasks ]]; then echo "$tid" >"$root/tasks"; else echo "$tid" >"$root/cgroup.procs"; fi 2>/dev/null || true
+  done
+  rmdir "$CAP_CG" 2>/dev/null || true
+}
+
+# capped_small KEY PID: the capped flood (R[KEY:cap_pps], R[KEY:cap_cpu_ns], R[KEY:cap_offered]).
+capped_small() {
+  local key=$1 pid=$2
+  cap_proxy "$pid" "$BENCH_CAP"
+  BENCH_SENDER_CPU=0 _bench_small "$key:capped"
+  uncap_proxy "$pid"
+  R[$key:cap_offered]=${R[$key:capped:small_offered]}
+  R[$key:cap_pps]=${R[$key:capped:small_pps]}
+  R[$key:cap_cpu_ns]=${R[$key:capped:cpu_small_ns]}
+}
+
 # ---- standalone ----------------------------------------------------------------------
 # kernel_mode NS KEY: the client-side measurements through a kernel bridge in NS.
 kernel_mode() {
@@ -138,6 +193,7 @@ standalone_mode() {
   BENCH_CPU_PIDS=("$(topo_pid proxy)")
   idle_cpu "s:$mode:$round"
   bench_measure "s:$mode:$round" iperf rtt small
+  [[ -n ${BENCH_CAP:-} ]] && capped_small "s:$mode:$round" "$(topo_pid proxy)"
   R[s:$mode:$round:rx_dropped]=$(topo_status "$TOPO_NS_P" | jq '[.ports[].rx_dropped] | add')
   topo_stop proxy || ftp_log "proxy ($mode) exited with status $? on SIGTERM"
 }
@@ -177,12 +233,18 @@ profile_mode() {
   topo_spawn perf "$TOPO_NS_P" perf record -a -e cpu-clock -F 1999 -g -o "$data" -- sleep $((BENCH_SMALL_S + 5))
   sleep 1.5 # perf -a -g takes a moment to start on a loaded machine
   BENCH_CPU_PIDS=("$pid")
-  bench_measure "prof:$mode" small
+  if [[ -n ${BENCH_CAP:-} ]]; then # profile the capped (saturated) proxy instead
+    cap_proxy "$pid" "$BENCH_CAP"
+    BENCH_SENDER_CPU=0 bench_measure "prof:$mode" small
+    uncap_proxy "$pid"
+  else
+    bench_measure "prof:$mode" small
+  fi
   topo_stop perf INT 20 || true
   topo_stop proxy || true
   spid=$(perf report -i "$data" --sort pid --stdio -g none 2>/dev/null | awk '/udp_flood/ { split($3, a, ":"); print a[1]; exit }')
   {
-    echo "# perf record -a -e cpu-clock -g during ${BENCH_SMALL_S}s of 64-byte frames through ftproxy ($mode);" \
+    echo "# perf record -a -e cpu-clock -g during ${BENCH_SMALL_S}s of 64-byte frames through ftproxy ($mode${BENCH_CAP:+, capped at $BENCH_CAP % of CPU 1});" \
       "delivered ${R[prof:$mode:small_pps]} frames/s, proxy CPU ${R[prof:$mode:cpu_small_ns]} ns/frame"
     echo "# share of all samples per process:"
     perf report -i "$data" --sort pid --stdio -g none 2>/dev/null | grep -E "^ .*($pid|${spid:-none}):" || true
@@ -297,6 +359,11 @@ per_round() {
 report() {
   local t=$1 title=$2 mode metric
   local -a metrics=(tput_fwd tput_rev rtt_p50 rtt_p99 small_offered small_pps small_loss cpu_small_ns cpu_iperf_ns idle_cpu)
+  local -a ratios=(tput_fwd tput_rev rtt_p50 small_pps cpu_small_ns)
+  if [[ $t == s && -n ${BENCH_CAP:-} ]]; then
+    metrics+=(cap_offered cap_pps cap_cpu_ns)
+    ratios+=(cap_pps cap_cpu_ns)
+  fi
   local -A label=(
     [tput_fwd]="TCP client→server (Gbit/s, iperf3 -t $BENCH_IPERF_S)"
     [tput_rev]="TCP server→client (Gbit/s, iperf3 -R)"
@@ -308,6 +375,9 @@ report() {
     [cpu_small_ns]="proxy CPU per 64-byte frame (ns)"
     [cpu_iperf_ns]="proxy CPU per frame, iperf3 phase (ns)"
     [idle_cpu]="proxy CPU when idle (% of a core)"
+    [cap_offered]="capped proxy (${BENCH_CAP:-}% of CPU 1): 64-byte frames offered (frames/s)"
+    [cap_pps]="capped proxy: 64-byte frames delivered (frames/s)"
+    [cap_cpu_ns]="capped proxy: CPU per 64-byte frame (ns)"
   )
   {
     echo
@@ -330,7 +400,7 @@ report() {
     echo
     echo "Median over the rounds of (mode / pcap in the same round):"
     echo
-    for metric in tput_fwd tput_rev rtt_p50 small_pps cpu_small_ns; do
+    for metric in "${ratios[@]}"; do
       printf -- '- %s:' "${label[$metric]}"
       for mode in "${MODES[@]}"; do
         [[ $mode == pcap || ($t == r && $mode == dpdk_busy) ]] && continue

@@ -151,6 +151,8 @@ _bench_small() {
   # sender gets the same priority for the few seconds it runs (BENCH_SENDER_RT=0: off).
   local -a sender_prio=()
   ((${BENCH_SENDER_RT:-10} > 0)) && sender_prio=(chrt -r "${BENCH_SENDER_RT:-10}")
+  # BENCH_SENDER_CPU: pin the sender(s) to that CPU (the capped-proxy phase of bench-dpdk).
+  [[ -n ${BENCH_SENDER_CPU:-} ]] && sender_prio=(taskset -c "$BENCH_SENDER_CPU" "${sender_prio[@]}")
   ftp_log "[$mode] 64-byte UDP frames for ${BENCH_SMALL_S}s (at most $BENCH_SMALL_N per sender)," \
     "as fast as ${BENCH_SENDERS:-1} sender(s) go"
   rm -f "$TOPO_DIR"/flood-*.out
