@@ -300,6 +300,17 @@ void SeqTranslator::forward_gap(std::span<std::uint8_t> frame, const packet::Par
   ++c_.translated_in;
 }
 
+bool SeqTranslator::pass_gap(std::span<std::uint8_t> frame, const packet::ParsedFrame& f,
+                             Flow& flow) noexcept {
+  if (implausible_ack(flow, f)) {
+    ++c_.blind_dropped;
+    return false;
+  }
+  forward_gap(frame, f, flow);
+  ++c_.gaps_clamped;
+  return true;
+}
+
 void SeqTranslator::schedule_synth(Flow& flow) noexcept {
   const std::uint32_t i = table_.index_of(flow);
   if (synth_.contains(i) || !owes_ack(flow)) return;
@@ -388,13 +399,7 @@ InboundDecision SeqTranslator::translate_in(std::span<std::uint8_t> frame, const
       // ack or TSval, nor close it (Linux takes a RST at rcv_nxt only), and it never
       // waits: the gap filler comes in order. A guess with an ack the primary's server
       // refused is dropped (see implausible_ack).
-      if (implausible_ack(*flow, f)) {
-        ++c_.blind_dropped;
-        return InboundDecision::drop_invalid;
-      }
-      forward_gap(frame, f, *flow);
-      ++c_.gaps_clamped;
-      return InboundDecision::forward;
+      return pass_gap(frame, f, *flow) ? InboundDecision::forward : InboundDecision::drop_invalid;
     }
     if (has(f, kTcpRst)) {
       table_.mark_closed(*flow, now);
@@ -666,14 +671,7 @@ bool SeqTranslator::release_head(Flow& flow, MonoTime now, Emit emit) noexcept {
     ++c_.acks_clamped;
   }
   if (!clamp && beyond_client_stream(flow, pf)) {
-    if (implausible_ack(flow, pf)) {  // see translate_in: a guess the primary refused
-      pop_head(flow);
-      ++c_.blind_dropped;
-      return true;
-    }
-    forward_gap(frame, pf, flow);  // see translate_in: a gap is never held
-    ++c_.gaps_clamped;
-    emit.call(emit.ctx, frame);
+    if (pass_gap(frame, pf, flow)) emit.call(emit.ctx, frame);  // see translate_in: never held
     pop_head(flow);
     return true;
   }

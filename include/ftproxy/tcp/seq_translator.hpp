@@ -242,6 +242,10 @@ class SeqTranslator {
   void forward_in(std::span<std::uint8_t> frame, const packet::ParsedFrame& f, Flow& flow,
                   bool clamp) noexcept;
   void forward_gap(std::span<std::uint8_t> frame, const packet::ParsedFrame& f, Flow& flow) noexcept;
+  // A segment past the client's stream (beyond_client_stream): false when it is a guess
+  // the primary's server refused (implausible_ack; dropped, counted), else translated as
+  // a gap by forward_gap (counted) and true: the caller sends it on.
+  bool pass_gap(std::span<std::uint8_t> frame, const packet::ParsedFrame& f, Flow& flow) noexcept;
 
   TranslatorLimits limits_;
   FlowTable table_;
