@@ -373,20 +373,14 @@ void EmbeddedClient::latest(const std::string& cluster, ReadCallback done) {
 
 ArbiterResult test_and_set_blocking(const EmbeddedClientOptions& options, const std::string& cluster,
                                     std::uint64_t epoch, const std::string& candidate) {
-  return detail::run_blocking<EmbeddedClient, ArbiterResult>(options, [&](EmbeddedClient& a, auto done) {
-    a.test_and_set(cluster, epoch, candidate, std::move(done));
-  });
+  return detail::test_and_set_blocking<EmbeddedClient>(options, cluster, epoch, candidate);
 }
-
 ArbiterRead read_blocking(const EmbeddedClientOptions& options, const std::string& cluster,
                           std::uint64_t epoch) {
-  return detail::run_blocking<EmbeddedClient, ArbiterRead>(
-      options, [&](EmbeddedClient& a, auto done) { a.read(cluster, epoch, std::move(done)); });
+  return detail::read_blocking<EmbeddedClient>(options, cluster, epoch);
 }
-
 ArbiterRead latest_blocking(const EmbeddedClientOptions& options, const std::string& cluster) {
-  return detail::run_blocking<EmbeddedClient, ArbiterRead>(
-      options, [&](EmbeddedClient& a, auto done) { a.latest(cluster, std::move(done)); });
+  return detail::latest_blocking<EmbeddedClient>(options, cluster);
 }
 
 }  // namespace ftproxy::arbiter

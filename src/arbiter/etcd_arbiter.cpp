@@ -797,20 +797,14 @@ std::string check_etcd_tls(const EtcdTlsOptions& tls) {
 
 ArbiterResult test_and_set_blocking(const EtcdArbiterOptions& options, const std::string& cluster,
                                     std::uint64_t epoch, const std::string& candidate) {
-  return detail::run_blocking<EtcdArbiter, ArbiterResult>(options, [&](EtcdArbiter& a, auto done) {
-    a.test_and_set(cluster, epoch, candidate, std::move(done));
-  });
+  return detail::test_and_set_blocking<EtcdArbiter>(options, cluster, epoch, candidate);
 }
-
 ArbiterRead read_blocking(const EtcdArbiterOptions& options, const std::string& cluster,
                           std::uint64_t epoch) {
-  return detail::run_blocking<EtcdArbiter, ArbiterRead>(
-      options, [&](EtcdArbiter& a, auto done) { a.read(cluster, epoch, std::move(done)); });
+  return detail::read_blocking<EtcdArbiter>(options, cluster, epoch);
 }
-
 ArbiterRead latest_blocking(const EtcdArbiterOptions& options, const std::string& cluster) {
-  return detail::run_blocking<EtcdArbiter, ArbiterRead>(
-      options, [&](EtcdArbiter& a, auto done) { a.latest(cluster, std::move(done)); });
+  return detail::latest_blocking<EtcdArbiter>(options, cluster);
 }
 
 }  // namespace ftproxy::arbiter
