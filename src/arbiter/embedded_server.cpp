@@ -14,6 +14,7 @@
 #include "ftproxy/arbiter/arbiter.hpp"
 #include "ftproxy/arbiter/auth.hpp"
 #include "ftproxy/common/time.hpp"
+#include "json_fields.hpp"
 
 namespace ftproxy::arbiter {
 
@@ -22,24 +23,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-bool json_u64(const boost::json::value* v, std::uint64_t& out) {
-  if (v == nullptr) return false;
-  if (v->is_uint64()) {
-    out = v->get_uint64();
-    return true;
-  }
-  if (v->is_int64() && v->get_int64() >= 0) {
-    out = static_cast<std::uint64_t>(v->get_int64());
-    return true;
-  }
-  return false;
-}
-
-std::string_view json_sv(const boost::json::object& o, std::string_view key) {
-  const boost::json::value* v = o.if_contains(key);
-  const boost::json::string* s = v == nullptr ? nullptr : v->if_string();
-  return s == nullptr ? std::string_view{} : std::string_view(s->data(), s->size());
-}
+using detail::json_sv;
+using detail::json_u64;
 
 std::string line_of(const boost::json::object& o) {
   return boost::json::serialize(o) + "\n";
@@ -247,7 +232,7 @@ std::string ServerCore::handle(std::string_view line, const std::string& peer, C
   std::string_view cluster = json_sv(*o, "cluster");
   if (!valid_arbiter_name(cluster)) return refuse(peer, "\"cluster\" must match [A-Za-z0-9_.-]{1,64}", close);
   std::uint64_t epoch = 0;
-  if (!is_latest && !json_u64(o->if_contains("epoch"), epoch)) {
+  if (!is_latest && !json_u64(*o, "epoch", epoch)) {
     return refuse(peer, "\"epoch\" must be an unsigned 64-bit integer", close);
   }
   std::string_view candidate = json_sv(*o, "candidate");

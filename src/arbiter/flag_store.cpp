@@ -14,12 +14,16 @@
 #include <boost/json.hpp>
 
 #include "ftproxy/arbiter/arbiter.hpp"
+#include "json_fields.hpp"
 
 namespace ftproxy::arbiter {
 
 namespace fs = std::filesystem;
 
 namespace {
+
+using detail::json_str;
+using detail::json_u64;
 
 constexpr std::size_t kMaxFlagFileBytes = 4096;
 constexpr const char* kLockName = "lock";
@@ -44,25 +48,6 @@ bool parse_flag_name(std::string_view name, std::string& cluster, std::uint64_t&
   if (!valid_arbiter_name(name.substr(0, at)) || !parse_u64(name.substr(at + 1), epoch)) return false;
   cluster.assign(name.substr(0, at));
   return true;
-}
-
-bool json_u64(const boost::json::object& o, std::string_view key, std::uint64_t& out) {
-  const boost::json::value* v = o.if_contains(key);
-  if (v == nullptr) return false;
-  if (v->is_uint64()) {
-    out = v->get_uint64();
-    return true;
-  }
-  if (v->is_int64() && v->get_int64() >= 0) {
-    out = static_cast<std::uint64_t>(v->get_int64());
-    return true;
-  }
-  return false;
-}
-
-const boost::json::string* json_str(const boost::json::object& o, std::string_view key) {
-  const boost::json::value* v = o.if_contains(key);
-  return v == nullptr ? nullptr : v->if_string();
 }
 
 // Reads and validates one flag file; returns an error text or "".
