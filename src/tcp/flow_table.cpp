@@ -25,10 +25,7 @@ FlowTable::FlowTable(const FlowLimits& limits) : limits_(limits) {
   const std::size_t slots = std::bit_ceil(static_cast<std::size_t>(n) * 2);
   index_.assign(slots, kNoIndex);
   mask_ = slots - 1;
-  for (std::uint32_t i = n; i-- > 0;) {
-    nodes_[i].lru_next = free_head_;
-    free_head_ = i;
-  }
+  for (std::uint32_t i = n; i-- > 0;) link_tail(i, kFree);  // record 0 is taken first
 }
 
 std::size_t FlowTable::find_slot(const packet::FlowKey& key, std::size_t hash) const noexcept {
@@ -60,7 +57,7 @@ Flow* FlowTable::insert(const packet::FlowKey& c2s, MonoTime now) noexcept {
   const std::size_t hash = packet::FlowKeyHash{}(c2s);
   std::size_t slot = find_slot(c2s, hash);
   if (index_[slot] != kNoIndex) return &nodes_[index_[slot]];
-  if (free_head_ == kNoIndex) {
+  if (free_.empty()) {
     if (!evict_one(now)) {
       ++counters_.refused_full;
       return nullptr;
@@ -68,8 +65,8 @@ Flow* FlowTable::insert(const packet::FlowKey& c2s, MonoTime now) noexcept {
     // Eviction shifted entries in the index: the empty slot for this key may have moved.
     slot = find_slot(c2s, hash);
   }
-  const std::uint32_t node = free_head_;
-  free_head_ = nodes_[node].lru_next;
+  const std::uint32_t node = free_.tail();
+  unlink(node);  // off the free list, its links are kNoIndex again, as Flow{} has them
   Flow& f = nodes_[node];
   f = Flow{};
   f.key = c2s;
@@ -78,7 +75,6 @@ Flow* FlowTable::insert(const packet::FlowKey& c2s, MonoTime now) noexcept {
   f.last_activity = now;
   index_[slot] = node;
   link_tail(node, kActive);
-  ++size_;
   ++counters_.flows_created;
   return &f;
 }
@@ -87,14 +83,14 @@ bool FlowTable::evict_one(MonoTime now) noexcept {
   // Closed flows go first whatever their age: they only linger to translate stray
   // retransmissions. An open flow is taken only when it has been quiet long enough
   // that losing its offsets cannot hurt a conversation in progress.
-  if (closed_.head != kNoIndex) {
-    remove(closed_.head);
+  if (!closed_.empty()) {
+    remove(closed_.head());
     ++counters_.evictions;
     ++counters_.evicted_closed;
     return true;
   }
-  if (active_.head != kNoIndex && now - nodes_[active_.head].last_activity >= limits_.pressure_idle) {
-    remove(active_.head);
+  if (!active_.empty() && now - nodes_[active_.head()].last_activity >= limits_.pressure_idle) {
+    remove(active_.head());
     ++counters_.evictions;
     ++counters_.evicted_idle;
     return true;
@@ -144,14 +140,14 @@ void FlowTable::erase(Flow& f) noexcept {
 
 std::size_t FlowTable::expire(MonoTime now) noexcept {
   std::size_t n = 0;
-  while (closed_.head != kNoIndex && now - nodes_[closed_.head].closed_at >= limits_.closed_linger) {
-    remove(closed_.head);
+  while (!closed_.empty() && now - nodes_[closed_.head()].closed_at >= limits_.closed_linger) {
+    remove(closed_.head());
     ++counters_.evictions;
     ++counters_.evicted_closed;
     ++n;
   }
-  while (active_.head != kNoIndex && now - nodes_[active_.head].last_activity >= limits_.idle_timeout) {
-    remove(active_.head);
+  while (!active_.empty() && now - nodes_[active_.head()].last_activity >= limits_.idle_timeout) {
+    remove(active_.head());
     ++counters_.evictions;
     ++counters_.evicted_idle;
     ++n;
@@ -178,43 +174,16 @@ void FlowTable::remove(std::uint32_t node) noexcept {
     }
   }
   index_[i] = kNoIndex;
-  f.list = kFree;
-  f.lru_prev = kNoIndex;
-  f.lru_next = free_head_;
-  free_head_ = node;
-  --size_;
+  link_tail(node, kFree);
 }
 
 void FlowTable::link_tail(std::uint32_t node, std::uint8_t which) noexcept {
-  List& l = list_for(which);
-  Flow& f = nodes_[node];
-  f.list = which;
-  f.lru_prev = l.tail;
-  f.lru_next = kNoIndex;
-  if (l.tail != kNoIndex) {
-    nodes_[l.tail].lru_next = node;
-  } else {
-    l.head = node;
-  }
-  l.tail = node;
+  nodes_[node].list = which;
+  list_for(which).push_back(node);
 }
 
 void FlowTable::unlink(std::uint32_t node) noexcept {
-  Flow& f = nodes_[node];
-  if (f.list == kFree) return;
-  List& l = list_for(f.list);
-  if (f.lru_prev != kNoIndex) {
-    nodes_[f.lru_prev].lru_next = f.lru_next;
-  } else {
-    l.head = f.lru_next;
-  }
-  if (f.lru_next != kNoIndex) {
-    nodes_[f.lru_next].lru_prev = f.lru_prev;
-  } else {
-    l.tail = f.lru_prev;
-  }
-  f.lru_prev = kNoIndex;
-  f.lru_next = kNoIndex;
+  list_for(nodes_[node].list).erase(node);
 }
 
 }  // namespace ftproxy::tcp

@@ -100,7 +100,8 @@ struct Flow {
   std::uint32_t s_prev = kNoIndex;  // list of flows owed a synthesized ACK
   std::uint32_t s_next = kNoIndex;
 
-  // FlowTable internals.
+  // FlowTable internals: each record is on exactly one of its lists, which share these
+  // links; `list` says which.
   std::size_t hash = 0;
   std::uint32_t lru_prev = kNoIndex;
   std::uint32_t lru_next = kNoIndex;
@@ -166,7 +167,7 @@ class FlowTable {
   // Cost is proportional to the number evicted. Returns that number.
   std::size_t expire(MonoTime now) noexcept;
 
-  std::size_t size() const noexcept { return size_; }
+  std::size_t size() const noexcept { return active_.size() + closed_.size(); }
   std::size_t capacity() const noexcept { return nodes_.size(); }
   const FlowTableCounters& counters() const noexcept { return counters_; }
   const FlowLimits& limits() const noexcept { return limits_; }
@@ -182,34 +183,42 @@ class FlowTable {
   // then closed flows. Control plane; must not modify the table.
   template <class Visit>
   void for_each(Visit&& visit) const {
-    for (const std::uint32_t head : {active_.head, closed_.head}) {
-      for (std::uint32_t i = head; i != kNoIndex; i = nodes_[i].lru_next) visit(nodes_[i]);
+    for (const List* l : {&active_, &closed_}) {
+      for (std::uint32_t i = l->head(); i != kNoIndex; i = l->next(i)) visit(nodes_[i]);
     }
   }
 
  private:
-  struct List {
-    std::uint32_t head = kNoIndex;
-    std::uint32_t tail = kNoIndex;
+  struct LruLinks {
+    std::vector<Flow>* nodes;
+    std::uint32_t& prev(std::uint32_t i) const noexcept { return (*nodes)[i].lru_prev; }
+    std::uint32_t& next(std::uint32_t i) const noexcept { return (*nodes)[i].lru_next; }
   };
+  // The lists share one pair of links, so IndexList::contains() cannot tell them apart:
+  // a record's list is read from Flow::list.
+  using List = IndexList<LruLinks>;
   static constexpr std::uint8_t kFree = 0, kActive = 1, kClosed = 2;
 
   std::size_t slot_of(std::size_t hash) const noexcept { return hash & mask_; }
   std::size_t find_slot(const packet::FlowKey& key, std::size_t hash) const noexcept;
   bool evict_one(MonoTime now) noexcept;
   void remove(std::uint32_t node) noexcept;
-  List& list_for(std::uint8_t which) noexcept { return which == kClosed ? closed_ : active_; }
-  void link_tail(std::uint32_t node, std::uint8_t which) noexcept;
-  void unlink(std::uint32_t node) noexcept;
+  List& list_for(std::uint8_t which) noexcept {
+    return which == kClosed ? closed_ : which == kActive ? active_ : free_;
+  }
+  void link_tail(std::uint32_t node, std::uint8_t which) noexcept;  // also sets Flow::list
+  void unlink(std::uint32_t node) noexcept;  // from the list Flow::list names; links reset
 
   FlowLimits limits_;
   std::vector<Flow> nodes_;
   std::vector<std::uint32_t> index_;  // open addressing, linear probing; kNoIndex = empty
   std::size_t mask_ = 0;
-  std::uint32_t free_head_ = kNoIndex;  // free nodes chained through lru_next
-  List active_;
-  List closed_;
-  std::size_t size_ = 0;
+  // The lists point into nodes_, which is fine as a FlowTable is neither copied nor moved.
+  // free_ is a stack (pushed and taken at the tail): the most recently freed record,
+  // likely still in cache, is reused first.
+  List free_{LruLinks{&nodes_}};
+  List active_{LruLinks{&nodes_}};  // open flows, least recently active first
+  List closed_{LruLinks{&nodes_}};  // closed flows, in the order they closed
   FlowTableCounters counters_;
   EvictHook hook_ = nullptr;
   void* hook_ctx_ = nullptr;

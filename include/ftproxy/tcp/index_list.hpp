@@ -1,7 +1,8 @@
-// Intrusive doubly-linked list of element indices, for the translator's lists of flow
-// records and of queued frame slots. The elements live in storage the owner keeps (a
-// table of records, parallel arrays); each has a prev and a next index that only this
-// list touches. Append, unlink and membership are O(1); nothing allocates or throws.
+// Intrusive doubly-linked list of element indices, for the flow table's and the
+// translator's lists of flow records and of queued frame slots. The elements live in
+// storage the owner keeps (a table of records, parallel arrays); each has a prev and a
+// next index that only this list touches. Append, unlink and membership are O(1);
+// nothing allocates or throws.
 //
 // `Links` is a small copyable accessor to that storage:
 //   std::uint32_t& prev(std::uint32_t i) const;  // element i's link fields

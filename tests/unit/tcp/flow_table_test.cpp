@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 #include <tuple>
+#include <vector>
 
 namespace ftproxy::tcp {
 namespace {
@@ -168,6 +169,84 @@ TEST(FlowTable, VisitorSeesEveryFlowOnce) {
   });
   EXPECT_EQ(calls, 10u);
   EXPECT_EQ(ports.size(), 10u);
+}
+
+using Ports = std::vector<std::uint16_t>;
+
+Ports visit_order(const FlowTable& t) {
+  Ports ports;
+  t.for_each([&](const Flow& f) { ports.push_back(f.key.src_port); });
+  return ports;
+}
+
+// Open flows are kept least recently active first, closed flows in the order they
+// closed; eviction takes the heads, and the most recently freed record is reused first.
+TEST(FlowTable, ListsKeepRecencyOrderAndEvictTheirHeads) {
+  ManualClock clock;
+  FlowTable t(small(5));
+  for (std::uint16_t p = 1; p <= 5; ++p) ASSERT_NE(t.insert(key(p), clock.now()), nullptr);
+  EXPECT_EQ(visit_order(t), (Ports{1, 2, 3, 4, 5}));
+  t.touch(*t.find(key(2)), clock.now());  // from the middle to the tail
+  t.touch(*t.find(key(1)), clock.now());  // from the head to the tail
+  t.touch(*t.find(key(1)), clock.now());  // already the tail: stays
+  EXPECT_EQ(visit_order(t), (Ports{3, 4, 5, 2, 1}));
+  t.mark_closed(*t.find(key(4)), clock.now());
+  t.mark_closed(*t.find(key(3)), clock.now());
+  EXPECT_EQ(visit_order(t), (Ports{5, 2, 1, 4, 3}));
+  // Neither traffic nor a second close moves a closed flow.
+  t.touch(*t.find(key(4)), clock.now());
+  t.mark_closed(*t.find(key(4)), clock.now());
+  EXPECT_EQ(visit_order(t), (Ports{5, 2, 1, 4, 3}));
+  // A restarted flow is open again and the most recently active.
+  t.restart(*t.find(key(3)), clock.now());
+  EXPECT_EQ(visit_order(t), (Ports{5, 2, 1, 3, 4}));
+  EXPECT_EQ(t.size(), 5u);
+
+  const std::uint32_t freed = t.index_of(*t.find(key(2)));
+  t.erase(*t.find(key(2)));
+  EXPECT_EQ(visit_order(t), (Ports{5, 1, 3, 4}));
+  EXPECT_EQ(t.size(), 4u);
+  Flow* f6 = t.insert(key(6), clock.now());
+  ASSERT_NE(f6, nullptr);
+  EXPECT_EQ(t.index_of(*f6), freed);
+  EXPECT_EQ(visit_order(t), (Ports{5, 1, 3, 6, 4}));
+
+  // Full: the closed flow goes first, then the open heads once idle past pressure_idle.
+  clock.advance(seconds(30));
+  t.touch(*t.find(key(3)), clock.now());  // 3 is fresh
+  const std::uint32_t closed4 = t.index_of(*t.find(key(4)));
+  Flow* f7 = t.insert(key(7), clock.now());
+  ASSERT_NE(f7, nullptr);
+  EXPECT_EQ(t.index_of(*f7), closed4);
+  EXPECT_EQ(visit_order(t), (Ports{5, 1, 6, 3, 7}));
+  for (std::uint16_t p = 8; p <= 10; ++p) ASSERT_NE(t.insert(key(p), clock.now()), nullptr) << p;
+  EXPECT_EQ(visit_order(t), (Ports{3, 7, 8, 9, 10}));
+  EXPECT_EQ(t.insert(key(11), clock.now()), nullptr);  // the head (3) is fresh
+  EXPECT_EQ(t.counters().evicted_closed, 1u);
+  EXPECT_EQ(t.counters().evicted_idle, 3u);
+  EXPECT_EQ(t.counters().refused_full, 1u);
+  EXPECT_EQ(t.size(), 5u);
+
+  // expire() takes the flows idle past idle_timeout from the head of the open list.
+  clock.advance(seconds(590));
+  t.touch(*t.find(key(9)), clock.now());
+  clock.advance(seconds(10));
+  EXPECT_EQ(t.expire(clock.now()), 4u);
+  EXPECT_EQ(visit_order(t), (Ports{9}));
+}
+
+TEST(FlowTable, MostRecentlyFreedRecordIsReusedFirst) {
+  ManualClock clock;
+  FlowTable t(small(4));
+  for (std::uint16_t p = 1; p <= 4; ++p) ASSERT_NE(t.insert(key(p), clock.now()), nullptr);
+  const std::uint32_t rec2 = t.index_of(*t.find(key(2)));
+  const std::uint32_t rec4 = t.index_of(*t.find(key(4)));
+  t.erase(*t.find(key(2)));
+  t.erase(*t.find(key(4)));
+  EXPECT_EQ(t.index_of(*t.insert(key(5), clock.now())), rec4);
+  EXPECT_EQ(t.index_of(*t.insert(key(6), clock.now())), rec2);
+  EXPECT_EQ(t.size(), 4u);
+  EXPECT_EQ(visit_order(t), (Ports{1, 3, 5, 6}));
 }
 
 // Random inserts/erases against a std::map model: the open-addressing index with
