@@ -23,6 +23,7 @@
 #include "ftproxy/control/http_server.hpp"
 #include "ftproxy/control/logging.hpp"
 #include "ftproxy/control/metrics.hpp"
+#include "ftproxy/control/stat_table.hpp"
 #include "ftproxy_build_config.hpp"
 
 using namespace ftproxy;
@@ -100,39 +101,42 @@ class LogRateLimit {
   std::uint64_t suppressed_ = 0;
 };
 
-std::string status_json(const arbiter::FlagStore& store, const arbiter::EmbeddedServerCounters& c) {
-  boost::json::object o;
-  o["service"] = "ftproxy-arbiter";
-  o["version"] = FTPROXY_VERSION;
-  o["data_dir"] = store.dir();
-  o["flags"] = store.size();
-  o["last_token"] = store.last_token();
-  o["requests"] = c.requests;
-  o["won"] = c.won;
-  o["lost"] = c.lost;
-  o["errors"] = c.errors;
-  o["refused"] = c.refused;
-  o["connections"] = c.connections;
-  o["rejected_connections"] = c.rejected_connections;
-  o["open_connections"] = c.open_connections;
-  return boost::json::serialize(o) + "\n";
+// Every value of the arbiter, named once: /status renders the keys, /metrics the metrics.
+control::StatTable stat_table(const arbiter::FlagStore& store, const arbiter::EmbeddedServerCounters& c) {
+  control::StatTable t;
+  t.add("service", "ftproxy-arbiter");
+  t.add("version", FTPROXY_VERSION);
+  t.add("data_dir", store.dir());
+  t.add("flags", store.size()).gauge("ftproxy_arbiter_flags", "Flags on record.");
+  t.add("last_token", store.last_token())
+      .gauge("ftproxy_arbiter_last_token", "Highest fencing token handed out.");
+  t.add("requests", c.requests)
+      .counter("ftproxy_arbiter_requests_total", "Requests received, well-formed or not.");
+  t.add("won", c.won)
+      .counter("ftproxy_arbiter_answers_total", "test-and-set answers by result.", {"result", "won"});
+  t.add("lost", c.lost)
+      .counter("ftproxy_arbiter_answers_total", "test-and-set answers by result.", {"result", "lost"});
+  t.add("errors", c.errors)
+      .counter("ftproxy_arbiter_errors_total", "Error replies (garbage, refused, storage).");
+  t.add("refused", c.refused)
+      .counter("ftproxy_arbiter_refused_total",
+               "Requests refused by authentication (no key, wrong key, replay).");
+  t.add("connections", c.connections).counter("ftproxy_arbiter_connections_total", "Connections accepted.");
+  t.add("rejected_connections", c.rejected_connections)
+      .counter("ftproxy_arbiter_rejected_connections_total", "Connections closed at once (limit).");
+  t.add("open_connections", c.open_connections)
+      .gauge("ftproxy_arbiter_open_connections", "Connections open now.");
+  return t;
 }
 
-std::string metrics_text(const arbiter::FlagStore& store, const arbiter::EmbeddedServerCounters& c) {
+std::string status_json(const control::StatTable& t) {
+  return boost::json::serialize(t.json()) + "\n";
+}
+
+std::string metrics_text(const control::StatTable& t) {
   std::string out;
   control::MetricsWriter w(out);
-  w.counter("ftproxy_arbiter_requests_total", "Requests received, well-formed or not.", c.requests);
-  w.counter("ftproxy_arbiter_answers_total", "test-and-set answers by result.", c.won, {{"result", "won"}});
-  w.counter("ftproxy_arbiter_answers_total", "test-and-set answers by result.", c.lost, {{"result", "lost"}});
-  w.counter("ftproxy_arbiter_errors_total", "Error replies (garbage, refused, storage).", c.errors);
-  w.counter("ftproxy_arbiter_refused_total",
-            "Requests refused by authentication (no key, wrong key, replay).", c.refused);
-  w.counter("ftproxy_arbiter_connections_total", "Connections accepted.", c.connections);
-  w.counter("ftproxy_arbiter_rejected_connections_total", "Connections closed at once (limit).",
-            c.rejected_connections);
-  w.gauge("ftproxy_arbiter_open_connections", "Connections open now.", c.open_connections);
-  w.gauge("ftproxy_arbiter_flags", "Flags on record.", store.size());
-  w.gauge("ftproxy_arbiter_last_token", "Highest fencing token handed out.", store.last_token());
+  t.write(w);
   return out;
 }
 
@@ -185,9 +189,12 @@ int run(const control::ArbiterServerConfig& cfg, arbiter::auth::KeyRing keys) {
   std::optional<control::ControlServer> http;
   if (cfg.control_listen.port != 0) {
     http.emplace(io);
-    http->get("/status", [&] { return control::HttpResponse::json(status_json(*store, server.counters())); });
-    http->get("/metrics",
-              [&] { return control::HttpResponse::metrics(metrics_text(*store, server.counters())); });
+    http->get("/status", [&] {
+      return control::HttpResponse::json(status_json(stat_table(*store, server.counters())));
+    });
+    http->get("/metrics", [&] {
+      return control::HttpResponse::metrics(metrics_text(stat_table(*store, server.counters())));
+    });
     std::string err;
     if (!http->start(cfg.control_listen, err)) {
       spdlog::error("start failed {}", control::fields({{"error", err}}));
