@@ -39,16 +39,7 @@ ftp_log "primary transitions: $hist"
 [[ $hist =~ primary-\>arbitrating:\ arbitrating-\>live:won$ ]] || fo_fail "unexpected primary history: $hist"
 [[ $(fo_jq "$TOPO_NS_P1" .output_gate.held) == 0 ]] || fo_fail "live primary still holds outputs"
 
-fo_check_kv kv "$port_before"
-(($(fo_acked_count kv) > acked_before)) || fo_fail "no write acknowledged after the failover"
-fo_check_bench bench 5000
-fo_verify_acked "$TOPO_NS_C" kv
-fo_verify_acked "$TOPO_NS_S1" kv
-
-[[ $(pair_client timeout 5 redis-cli -h "$TOPO_SERVICE_IP" SET fo:new after-failover) == OK ]] ||
-  fo_fail "a new connection after the failover cannot write"
-[[ $(topo_exec "$TOPO_NS_S1" redis-cli -h "$TOPO_SERVICE_IP" GET fo:new) == after-failover ]] ||
-  fo_fail "the new connection's write is not on S1"
+fo_check_clients_after "$TOPO_NS_S1" S1 "$port_before" "$acked_before"
 
 live_after=$(awk -v a="$live_wall" -v b="$t_kill" 'BEGIN { printf "%.3f", a - b }')
 ftp_log "METRIC kill_backup live_after_kill_s=$live_after kv_max_gap_s=$FO_KV_MAX_GAP bench_max_latency_ms=$FO_BENCH_MAX_MS"

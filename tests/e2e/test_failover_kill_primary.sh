@@ -65,16 +65,7 @@ ftp_log "backup transitions: $hist"
 garps=$(fo_jq "$TOPO_NS_P2" .forward.garps_sent)
 ((garps > 0)) || fo_fail "backup went live without sending a gratuitous ARP"
 
-fo_check_kv kv "$port_before"
-(($(fo_acked_count kv) > acked_before)) || fo_fail "no write acknowledged after the failover"
-fo_check_bench bench 5000
-fo_verify_acked "$TOPO_NS_C" kv
-fo_verify_acked "$TOPO_NS_S2" kv
-
-[[ $(pair_client timeout 5 redis-cli -h "$TOPO_SERVICE_IP" SET fo:new after-failover) == OK ]] ||
-  fo_fail "a new connection after the failover cannot write"
-[[ $(topo_exec "$TOPO_NS_S2" redis-cli -h "$TOPO_SERVICE_IP" GET fo:new) == after-failover ]] ||
-  fo_fail "the new connection's write is not on S2"
+fo_check_clients_after "$TOPO_NS_S2" S2 "$port_before" "$acked_before"
 
 live_after=$(awk -v a="$live_wall" -v b="$t_kill" 'BEGIN { printf "%.3f", a - b }')
 ftp_log "METRIC kill_primary ts=$ts_mode live_after_kill_s=$live_after kv_max_gap_s=$FO_KV_MAX_GAP bench_max_latency_ms=$FO_BENCH_MAX_MS garps=$garps"

@@ -187,6 +187,26 @@ fo_check_bench() {
   FO_BENCH_MAX_MS=$max
 }
 
+# fo_check_clients_after SURVIVOR_NS SERVER KV_PORT ACKED_BEFORE: what every failover test
+# asks of the clients once one side is gone: the kv client (NAME kv) kept its connection
+# (local port KV_PORT) and had writes acknowledged after the fault (more than
+# ACKED_BEFORE); redis-benchmark (NAME bench) finished without an error or a stall over
+# 5 s; every acknowledged write reads back through the service IP and on the surviving
+# server's namespace SURVIVOR_NS; and a new connection can write, landing on that server
+# (SERVER names it in the message). Sets FO_KV_MAX_GAP and FO_BENCH_MAX_MS.
+fo_check_clients_after() {
+  local ns=$1 server=$2 port_before=$3 acked_before=$4
+  fo_check_kv kv "$port_before"
+  (($(fo_acked_count kv) > acked_before)) || fo_fail "no write acknowledged after the failover"
+  fo_check_bench bench 5000
+  fo_verify_acked "$TOPO_NS_C" kv
+  fo_verify_acked "$ns" kv
+  [[ $(pair_client timeout 5 redis-cli -h "$TOPO_SERVICE_IP" SET fo:new after-failover) == OK ]] ||
+    fo_fail "a new connection after the failover cannot write"
+  [[ $(topo_exec "$ns" redis-cli -h "$TOPO_SERVICE_IP" GET fo:new) == after-failover ]] ||
+    fo_fail "the new connection's write is not on $server"
+}
+
 # fo_start_sampler NAME SECONDS: sample both proxies' /status states every ~10 ms (one
 # process entering each proxy namespace with setns(2): no fork per sample), one line
 # "wall_time P1_state P2_state" per sample in NAME's log. Bounded by SECONDS.
