@@ -29,13 +29,7 @@ BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 BENCH_IPERF_S=${BENCH_IPERF_S:-5}
 read -r -a DIRS <<<"${BENCH_DIRS:-fwd rev}"
 export BENCH_HOSTS=2 # the two-host model of scripts/lib/bench.sh, always
-bench_primary_host # the primary side: every process started from here on
-
-topo_init
-pair_setup
-bench_backup_host redis2
-bench_log_rps
-pair_write_config primary "$TOPO_DIR/standalone.toml" 'node.role="standalone"'
+bench_two_host_pair
 
 declare -A R=() # "<mode>:<dir>:<round>" -> Gbit/s
 measure() { # MODE DIR ROUND

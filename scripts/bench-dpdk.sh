@@ -161,15 +161,12 @@ uncap_proxy() { # PID: back to the root group (the proxy is stopped right after)
   rmdir "$CAP_CG" 2>/dev/null || true
 }
 
-# capped_small KEY PID: the capped flood (R[KEY:cap_pps], R[KEY:cap_cpu_ns], R[KEY:cap_offered]).
+# capped_small KEY PID: one flood with the proxy PID capped (R[KEY:small_pps], ... as
+# _bench_small sets them).
 capped_small() {
-  local key=$1 pid=$2
-  cap_proxy "$pid" "$BENCH_CAP"
-  BENCH_SENDER_CPU=0 _bench_small "$key:capped"
-  uncap_proxy "$pid"
-  R[$key:cap_offered]=${R[$key:capped:small_offered]}
-  R[$key:cap_pps]=${R[$key:capped:small_pps]}
-  R[$key:cap_cpu_ns]=${R[$key:capped:cpu_small_ns]}
+  cap_proxy "$2" "$BENCH_CAP"
+  BENCH_SENDER_CPU=0 _bench_small "$1"
+  uncap_proxy "$2"
 }
 
 # ---- standalone ----------------------------------------------------------------------
@@ -193,7 +190,7 @@ standalone_mode() {
   BENCH_CPU_PIDS=("$(topo_pid proxy)")
   idle_cpu "s:$mode:$round"
   bench_measure "s:$mode:$round" iperf rtt small
-  [[ -n ${BENCH_CAP:-} ]] && capped_small "s:$mode:$round" "$(topo_pid proxy)"
+  [[ -n ${BENCH_CAP:-} ]] && capped_small "s:$mode:$round:capped" "$(topo_pid proxy)"
   R[s:$mode:$round:rx_dropped]=$(topo_status "$TOPO_NS_P" | jq '[.ports[].rx_dropped] | add')
   topo_stop proxy || ftp_log "proxy ($mode) exited with status $? on SIGTERM"
 }
@@ -234,9 +231,7 @@ profile_mode() {
   sleep 1.5 # perf -a -g takes a moment to start on a loaded machine
   BENCH_CPU_PIDS=("$pid")
   if [[ -n ${BENCH_CAP:-} ]]; then # profile the capped (saturated) proxy instead
-    cap_proxy "$pid" "$BENCH_CAP"
-    BENCH_SENDER_CPU=0 bench_measure "prof:$mode" small
-    uncap_proxy "$pid"
+    capped_small "prof:$mode" "$pid"
   else
     bench_measure "prof:$mode" small
   fi
@@ -361,8 +356,8 @@ report() {
   local -a metrics=(tput_fwd tput_rev rtt_p50 rtt_p99 small_offered small_pps small_loss cpu_small_ns cpu_iperf_ns idle_cpu)
   local -a ratios=(tput_fwd tput_rev rtt_p50 small_pps cpu_small_ns)
   if [[ $t == s && -n ${BENCH_CAP:-} ]]; then
-    metrics+=(cap_offered cap_pps cap_cpu_ns)
-    ratios+=(cap_pps cap_cpu_ns)
+    metrics+=(capped:small_offered capped:small_pps capped:cpu_small_ns)
+    ratios+=(capped:small_pps capped:cpu_small_ns)
   fi
   local -A label=(
     [tput_fwd]="TCP client→server (Gbit/s, iperf3 -t $BENCH_IPERF_S)"
@@ -375,9 +370,9 @@ report() {
     [cpu_small_ns]="proxy CPU per 64-byte frame (ns)"
     [cpu_iperf_ns]="proxy CPU per frame, iperf3 phase (ns)"
     [idle_cpu]="proxy CPU when idle (% of a core)"
-    [cap_offered]="capped proxy (${BENCH_CAP:-}% of CPU 1): 64-byte frames offered (frames/s)"
-    [cap_pps]="capped proxy: 64-byte frames delivered (frames/s)"
-    [cap_cpu_ns]="capped proxy: CPU per 64-byte frame (ns)"
+    [capped:small_offered]="capped proxy (${BENCH_CAP:-}% of CPU 1): 64-byte frames offered (frames/s)"
+    [capped:small_pps]="capped proxy: 64-byte frames delivered (frames/s)"
+    [capped:cpu_small_ns]="capped proxy: CPU per 64-byte frame (ns)"
   )
   {
     echo

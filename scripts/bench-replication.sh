@@ -32,13 +32,7 @@ BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 
 BENCH_HOSTS=${BENCH_HOSTS:-2}
 [[ $BENCH_HOSTS == 1 || $BENCH_HOSTS == 2 ]] || ftp_die "BENCH_HOSTS must be 1 or 2"
-bench_primary_host # every process started from here on runs on CPU 0, the backup side
-                   # is moved to CPU 1 once started (scripts/lib/bench.sh)
-
-topo_init
-pair_setup
-bench_backup_host redis2
-bench_log_rps
+bench_two_host_pair # CPU 0 from here on, the backup side moved to CPU 1 once started
 # Every round gets fresh iperf3 servers, and the reverse run its own pair of them
 # (BENCH_IPERF_REV_PORT, see _bench_iperf in scripts/lib/bench.sh).
 export BENCH_IPERF_REV_PORT=5202
@@ -50,7 +44,6 @@ export BENCH_IPERF_GAP_S=${BENCH_IPERF_GAP_S:-2.5}
 # Rounds: the three modes one after the other, BENCH_ROUNDS times, so that a burst of
 # load from elsewhere on this shared machine hits one round, not one mode. Round 1
 # measures every part; later rounds only the iperf3 throughput (the noisiest figure).
-pair_write_config primary "$TOPO_DIR/standalone.toml" 'node.role="standalone"'
 for ((round = 1; round <= BENCH_ROUNDS; round++)); do
   parts=("${BENCH_PARTS_A[@]}")
   ((round == 1)) || parts=(iperf)

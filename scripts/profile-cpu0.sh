@@ -21,12 +21,7 @@ DIR=${PROFILE_DIR:-fwd}
 T=${PROFILE_S:-6}
 OUT=${PROFILE_OUT:-$(mktemp -d /tmp/ftp-profile-cpu0.XXXXXX)}
 export BENCH_HOSTS=2
-bench_primary_host
-topo_init
-pair_setup
-bench_backup_host redis2
-bench_log_rps
-pair_write_config primary "$TOPO_DIR/standalone.toml" 'node.role="standalone"'
+bench_two_host_pair
 
 declare -A GB=()
 run() { # MODE: perf on CPU 0 for T-1 s while iperf3 runs T s

@@ -223,6 +223,18 @@ bench_log_rps() {
   topo_exec "$TOPO_NS_P2" sh -c 'echo 2 >/sys/class/net/log/queues/rx-0/rps_cpus'
 }
 
+# bench_two_host_pair: the replicated pair's topology (pair_setup) in the two-host model
+# (this shell on CPU 0, S2's redis on CPU 1, RPS on the log link), and the config of a
+# standalone proxy in P1 ($TOPO_DIR/standalone.toml) to compare the pair with.
+bench_two_host_pair() {
+  bench_primary_host # every process started from here on runs on CPU 0
+  topo_init
+  pair_setup
+  bench_backup_host redis2
+  bench_log_rps
+  pair_write_config primary "$TOPO_DIR/standalone.toml" 'node.role="standalone"'
+}
+
 # bench_fresh_iperf [REV_PORT]: new iperf3 servers on S1 and S2 (iperf1, iperf2; with
 # REV_PORT also iperf1r, iperf2r on that port), S2's on the backup host. iperf3's
 # control connection carries per-server timing results, so a replicated backup server
