@@ -61,11 +61,13 @@ run replicated
 topo_stop primary || true
 topo_stop backup || true
 
+report() { # MODE SORT FILE: perf's samples of MODE per SORT key, as "count<TAB>key" lines
+  perf report -i "$OUT/$1.data" --no-children --sort "$2" -q -n 2>/dev/null |
+    awk '{ n = $2; $1 = ""; $2 = ""; sub(/^ +/, ""); print n "\t" $0 }' >"$3"
+}
 for m in standalone replicated; do
-  perf report -i "$OUT/$m.data" --no-children --sort dso,sym -q -n 2>/dev/null |
-    awk '{ n = $2; $1 = ""; $2 = ""; sub(/^ +/, ""); print n "\t" $0 }' >"$OUT/$m.txt"
-  perf report -i "$OUT/$m.data" --no-children --sort comm -q -n 2>/dev/null |
-    awk '{ print $2 "\t" $3 }' >"$OUT/$m.comm.txt"
+  report "$m" dso,sym "$OUT/$m.txt"
+  report "$m" comm "$OUT/$m.comm.txt"
 done
 echo "CPU $CPU profile, iperf3 $DIR ($T s, ${PROFILE_CC:-cubic}), perf cpu-clock 999 Hz; data in $OUT"
 python3 - "$OUT" "${GB[standalone]}" "${GB[replicated]}" "${PROFILE_TOP:-30}" "${IPI[standalone]}" "${IPI[replicated]}" <<'EOF'
