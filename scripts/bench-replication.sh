@@ -4,6 +4,9 @@
 #   kernel      a kernel bridge joins ext and int in P1 (no proxy, the floor)
 #   standalone  ftproxy role standalone in P1 (forwarding only)
 #   replicated  ftproxy primary in P1 + backup in P2, log channel on its own link
+#   logtcp      (iperf only) no proxy: a plain TCP stream P1 -> P2 over the log link,
+#               the cost of the log's transport alone on the primary's CPU (also paced
+#               at the pair's log rate: logpaced)
 # Prints a markdown table: absolute figures, replicated/standalone and replicated/kernel
 # ratios, the log channel's RTT, and log bytes per inbound byte.
 #
@@ -41,6 +44,27 @@ export BENCH_IPERF_REV_PORT=5202
 # order, docs/limitations.md): the reverse test starts after that, not into it.
 export BENCH_IPERF_GAP_S=${BENCH_IPERF_GAP_S:-2.5}
 
+# The log link alone (after the pair in each round that measures iperf): a plain kernel
+# TCP stream from P1 (CPU 0) to P2 (CPU 1) over the log link, no proxy at all: what any
+# TCP log channel costs the primary's CPU per byte. Twice: as fast as it goes (logtcp, in
+# log.batch_bytes writes), and paced at the rate the pair's log ran in this round
+# (logpaced: iperf3 -b, a write every 100 µs), as the log runs in the pair. With the
+# standalone proxy's cost they give a ceiling for the pair's client→server ratio in this
+# model (printed after the table).
+LOG_TCP_PORT=5301
+LOG_TCP_WRITE=65536 # configs/primary.toml's log.batch_bytes
+topo_spawn logsink "$TOPO_NS_P2" iperf3 -s -B "$TOPO_LOG_IP2" -p "$LOG_TCP_PORT"
+bench_backup_host logsink
+log_tcp() {
+  local rate
+  ftp_log "[logtcp.$1] iperf3 TCP over the log link, P1 -> P2, ${BENCH_IPERF_S}s"
+  bench_iperf_fwd "logtcp.$1" "$TOPO_NS_P1" -c "$TOPO_LOG_IP2" -p "$LOG_TCP_PORT" -l "$LOG_TCP_WRITE"
+  rate=$(awk -v t="${R[replicated.$1:tput_fwd]}" 'BEGIN { printf "%.0f", t * 1.028 * 1e9 }')
+  ftp_log "[logpaced.$1] the same at the pair's log rate ($rate bit/s)"
+  bench_iperf_fwd "logpaced.$1" "$TOPO_NS_P1" -c "$TOPO_LOG_IP2" -p "$LOG_TCP_PORT" -l "$LOG_TCP_WRITE" \
+    -b "$rate" --pacing-timer 100
+}
+
 # Rounds: the three modes one after the other, BENCH_ROUNDS times, so that a burst of
 # load from elsewhere on this shared machine hits one round, not one mode. Round 1
 # measures every part; later rounds only the iperf3 throughput (the noisiest figure).
@@ -60,6 +84,7 @@ for ((round = 1; round <= BENCH_ROUNDS; round++)); do
   pair_start_proxies
   bench_backup_host backup
   bench_measure "replicated.$round" "${parts[@]}"
+  [[ " ${parts[*]} " == *" iperf "* ]] && log_tcp "$round"
   if ((round < BENCH_ROUNDS)); then
     topo_stop primary || true
     topo_stop backup || true
@@ -118,5 +143,28 @@ added=$(awk -v a="${R[standalone.1:rtt_p50]:-}" -v b="${R[replicated.1:rtt_p50]:
 echo "- added request RTT p50 (replicated − standalone): ${added} µs; log-link ICMP RTT p50: ${R[log_rtt_p50]} µs;" \
   "mean output hold (last round): ${R[hold_avg_us]} µs"
 echo "- log channel bytes / inbound bytes on ext (last round): ${R[log_ratio]}"
+if [[ $BENCH_HOSTS == 2 && " ${BENCH_PARTS_A[*]} " == *" iperf "* ]]; then
+  # Per round, each CPU 0's busy ms per GB: the pair's cost ratio (standalone /
+  # replicated), and the ceiling standalone / (standalone + log bytes ratio × log stream):
+  # the pair's client→server ratio if CPU 0 is the limit and the pair cost it nothing
+  # beyond a kernel TCP stream of the log (unpaced: the cheapest such stream; paced: one
+  # at the rate the pair's log ran).
+  cost=() ceil=() ceilp=()
+  for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+    s0=${R[standalone.$r:cpu0_fwd]:-} p0=${R[replicated.$r:cpu0_fwd]:-}
+    l0=${R[logtcp.$r:cpu0_fwd]:-} lp=${R[logpaced.$r:cpu0_fwd]:-}
+    [[ -n $s0 && -n $p0 && -n $l0 && -n $lp ]] || continue
+    cost+=("$(awk -v s="$s0" -v p="$p0" 'BEGIN { printf "%.2f", s / p }')")
+    ceil+=("$(awk -v s="$s0" -v l="$l0" -v k="${R[log_ratio]}" 'BEGIN { printf "%.2f", s / (s + k * l) }')")
+    ceilp+=("$(awk -v s="$s0" -v l="$lp" -v k="${R[log_ratio]}" 'BEGIN { printf "%.2f", s / (s + k * l) }')")
+  done
+  echo "- CPU 0 busy ms per GB client→server (medians): standalone $(median standalone cpu0_fwd)," \
+    "replicated $(median replicated cpu0_fwd); a plain TCP stream over the log link, no proxy" \
+    "($LOG_TCP_WRITE-byte writes): $(median logtcp cpu0_fwd) unpaced ($(median logtcp tput_fwd) Gbit/s)," \
+    "$(median logpaced cpu0_fwd) paced at the pair's log rate"
+  echo "- CPU 0 cost per byte, standalone / replicated, each round: ${cost[*]}; ceiling for any TCP log" \
+    "channel, standalone / (standalone + ${R[log_ratio]} × log stream), each round: unpaced ${ceil[*]}," \
+    "paced ${ceilp[*]}"
+fi
 echo "- backup divergence counter after the last round: ${R[divergence]} (iperf3's control connection carries"
 echo "  per-server timing results, so a non-zero value here comes from iperf3, not from redis)"

@@ -38,6 +38,24 @@ bench_cpu_ticks() {
   echo "$t"
 }
 
+# bench_cpu_mark CPU: "WALL_NS IDLE_TICKS": the clock and one CPU's idle + iowait clock
+# ticks since boot (/proc/stat). The busy fields there are sampled at the tick and alias
+# with periodic load (a paced sender measured 60 and 3900 ms per GB in two runs); a
+# tickless kernel accounts idle time exactly, so busy = wall time - idle time.
+bench_cpu_mark() {
+  echo "$(date +%s%N) $(awk -v cpu="cpu$1" '$1 == cpu { print $5 + $6 }' /proc/stat)"
+}
+
+# bench_cpu_ms_per_gb "MARK0" "MARK1" BYTES: the CPU's busy milliseconds per GB between
+# two bench_cpu_mark's.
+bench_cpu_ms_per_gb() {
+  local w0 i0 w1 i1
+  read -r w0 i0 <<<"$1"
+  read -r w1 i1 <<<"$2"
+  awk -v w=$((w1 - w0)) -v i=$((i1 - i0)) -v n="$3" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { b = w / 1e6 - i / hz * 1e3; if (b < 0) b = 0; printf "%.0f", (n > 0 ? b / (n / 1e9) : 0) }'
+}
+
 # bench_sink_counter FIELD: the sink interface's statistics/FIELD (rx_packets, ...).
 bench_sink_counter() {
   local ns if
@@ -65,7 +83,8 @@ bench_build_flood() {
 
 # bench_measure MODE PART...: the client-side measurements through whatever joins the
 # client to the service IP now. PARTs, in the order given:
-#   iperf  TCP throughput both ways (iperf3 -t BENCH_IPERF_S): tput_fwd, tput_rev (Gbit/s);
+#   iperf  TCP throughput both ways (iperf3 -t BENCH_IPERF_S): tput_fwd, tput_rev (Gbit/s),
+#          cpu0_fwd (CPU 0's busy ms per GB of the forward run);
 #          with a sink and pids also cpu_iperf_ns (CPU ns per frame crossing the sink)
 #   ping   ICMP RTT (BENCH_PINGS at 10 ms): ping_p50, ping_p99 (µs), ping_loss
 #   rtt    TCP request RTT (scripts/lib/tcp_rtt.py, BENCH_RTT_N): rtt_p50, rtt_p99 (µs)
@@ -105,6 +124,20 @@ bench_measure() {
   done
 }
 
+# bench_iperf_fwd MODE NS IPERF3-ARGS...: one iperf3 client run (-t BENCH_IPERF_S) in NS:
+# tput_fwd (Gbit/s received) and cpu0_fwd, CPU 0's busy ms per GB received (in the
+# two-host model the client's and the primary side's cost per byte, which bounds the
+# forward throughput).
+bench_iperf_fwd() {
+  local mode=$1 ns=$2 out m0 m1
+  shift 2
+  m0=$(bench_cpu_mark 0)
+  out=$(topo_exec "$ns" iperf3 "$@" -t "$BENCH_IPERF_S" -J)
+  m1=$(bench_cpu_mark 0)
+  R[$mode:tput_fwd]=$(jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | round / 100' <<<"$out")
+  R[$mode:cpu0_fwd]=$(bench_cpu_ms_per_gb "$m0" "$m1" "$(jq -r '.end.sum_received.bytes' <<<"$out")")
+}
+
 _bench_iperf() {
   local mode=$1 c=$TOPO_NS_C sip=$TOPO_SERVICE_IP out f0=0 f1=0 t0 t1
   if [[ -n $BENCH_SINK ]]; then
@@ -112,8 +145,7 @@ _bench_iperf() {
     t0=$(bench_cpu_ticks)
   fi
   ftp_log "[$mode] iperf3 TCP client->server ${BENCH_IPERF_S}s"
-  out=$(topo_exec "$c" iperf3 -c "$sip" -t "$BENCH_IPERF_S" -J)
-  R[$mode:tput_fwd]=$(jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | round / 100' <<<"$out")
+  bench_iperf_fwd "$mode" "$c" -c "$sip"
   ftp_log "[$mode] iperf3 TCP server->client ${BENCH_IPERF_S}s"
   # The reverse run may use its own iperf3 server (BENCH_IPERF_REV_PORT): iperf3's control
   # connection carries per-server timing results, so a replicated pair's backup server
