@@ -248,18 +248,29 @@ bool same_question(const boost::json::object& r, const std::string& cluster,
   return !epoch || u64_field(r, "epoch") == epoch;
 }
 
-ArbiterResult to_result(const boost::json::object* r, const std::string& by, const std::string& error,
-                        const std::string& cluster, std::uint64_t epoch) {
-  ArbiterResult out;
+// The reply's "result", or nullopt with out.message set (left unavailable) when there was
+// no reply (`error` says why) or the arbiter answered an error.
+template <class Out>
+std::optional<std::string> answered(const boost::json::object* r, const std::string& by,
+                                    const std::string& error, Out& out) {
   if (r == nullptr) {
     out.message = error;
-    return out;
+    return std::nullopt;
   }
   std::string result = str_field(*r, "result");
   if (result == "error") {
     out.message = "arbiter " + by + " answered an error: " + str_field(*r, "message");
-    return out;
+    return std::nullopt;
   }
+  return result;
+}
+
+ArbiterResult to_result(const boost::json::object* r, const std::string& by, const std::string& error,
+                        const std::string& cluster, std::uint64_t epoch) {
+  ArbiterResult out;
+  const std::optional<std::string> answer = answered(r, by, error, out);
+  if (!answer) return out;
+  const std::string& result = *answer;
   std::string owner = str_field(*r, "owner");
   std::optional<std::uint64_t> token = u64_field(*r, "token");
   if ((result != "won" && result != "lost") || owner.empty() || !token ||
@@ -276,15 +287,9 @@ ArbiterResult to_result(const boost::json::object* r, const std::string& by, con
 ArbiterRead to_read(const boost::json::object* r, const std::string& by, const std::string& error,
                     const std::string& cluster, std::optional<std::uint64_t> epoch) {
   ArbiterRead out;
-  if (r == nullptr) {
-    out.message = error;
-    return out;
-  }
-  std::string result = str_field(*r, "result");
-  if (result == "error") {
-    out.message = "arbiter " + by + " answered an error: " + str_field(*r, "message");
-    return out;
-  }
+  const std::optional<std::string> answer = answered(r, by, error, out);
+  if (!answer) return out;
+  const std::string& result = *answer;
   if (!same_question(*r, cluster, epoch)) {
     out.message = "arbiter " + by + " sent an unexpected reply";
     return out;
