@@ -44,7 +44,7 @@ export BENCH_IPERF_REV_PORT=5202
 # order, docs/limitations.md): the reverse test starts after that, not into it.
 export BENCH_IPERF_GAP_S=${BENCH_IPERF_GAP_S:-2.5}
 
-# The log link alone (after the pair in each round that measures iperf): a plain kernel
+# The log link alone (after the pair, stopped, in each round that measures iperf): a plain kernel
 # TCP stream from P1 (CPU 0) to P2 (CPU 1) over the log link, no proxy at all: what any
 # TCP log channel costs the primary's CPU per byte. Twice: as fast as it goes (logtcp, in
 # log.batch_bytes writes), and paced at the rate the pair's log ran in this round
@@ -59,7 +59,7 @@ log_tcp() {
   local rate
   ftp_log "[logtcp.$1] iperf3 TCP over the log link, P1 -> P2, ${BENCH_IPERF_S}s"
   bench_iperf_fwd "logtcp.$1" "$TOPO_NS_P1" -c "$TOPO_LOG_IP2" -p "$LOG_TCP_PORT" -l "$LOG_TCP_WRITE"
-  rate=$(awk -v t="${R[replicated.$1:tput_fwd]}" 'BEGIN { printf "%.0f", t * 1.028 * 1e9 }')
+  rate=$(awk -v t="${R[replicated.$1:tput_fwd]}" -v k="${R[replicated.$1:log_ratio]}" 'BEGIN { printf "%.0f", t * k * 1e9 }')
   ftp_log "[logpaced.$1] the same at the pair's log rate ($rate bit/s)"
   bench_iperf_fwd "logpaced.$1" "$TOPO_NS_P1" -c "$TOPO_LOG_IP2" -p "$LOG_TCP_PORT" -l "$LOG_TCP_WRITE" \
     -b "$rate" --pacing-timer 100
@@ -84,24 +84,24 @@ for ((round = 1; round <= BENCH_ROUNDS; round++)); do
   pair_start_proxies
   bench_backup_host backup
   bench_measure "replicated.$round" "${parts[@]}"
-  [[ " ${parts[*]} " == *" iperf "* ]] && log_tcp "$round"
-  if ((round < BENCH_ROUNDS)); then
-    topo_stop primary || true
-    topo_stop backup || true
+  # This round's pair's counters (the last round's are reported below).
+  st_p=$(topo_status "$TOPO_NS_P1")
+  st_b=$(topo_status "$TOPO_NS_P2")
+  R[replicated.$round:log_ratio]=$(jq -r '.log.bytes_sent / .ports.ext.rx_bytes | . * 1000 | round / 1000' <<<"$st_p")
+  R[hold_avg_us]=$(jq -r '.output_gate.hold_seconds_avg * 1e6 | . * 10 | round / 10' <<<"$st_p")
+  R[divergence]=$(jq -r '.tcp.divergence' <<<"$st_b")
+  if ((round == BENCH_ROUNDS)); then
+    # The log channel's own round trip (ICMP over the log link, the pair still up as
+    # when it runs), the floor of the output rule.
+    topo_exec "$TOPO_NS_P1" ping -c 200 -i 0.01 -W 1 "$TOPO_LOG_IP2" |
+      sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | awk '{printf "%.0f\n", $1 * 1000}' | sort -n >"$TOPO_DIR/logping.txt"
+    R[log_rtt_p50]=$(awk '{v[NR]=$1} END {print v[int(NR/2)+1]}' "$TOPO_DIR/logping.txt")
   fi
+  topo_stop primary || true
+  topo_stop backup || true
+  [[ " ${parts[*]} " == *" iperf "* ]] && log_tcp "$round"
 done
-# The last round's pair is still up: its counters cover that round.
-st_p=$(topo_status "$TOPO_NS_P1")
-st_b=$(topo_status "$TOPO_NS_P2")
-log_bytes=$(jq -r '.log.bytes_sent' <<<"$st_p")
-in_bytes=$(jq -r '.ports.ext.rx_bytes' <<<"$st_p")
-R[log_ratio]=$(awk -v a="$log_bytes" -v b="$in_bytes" 'BEGIN {printf "%.3f", a / b}')
-R[hold_avg_us]=$(jq -r '.output_gate.hold_seconds_avg * 1e6 | . * 10 | round / 10' <<<"$st_p")
-R[divergence]=$(jq -r '.tcp.divergence' <<<"$st_b")
-# The log channel's own round trip (ICMP over the log link), the floor of the output rule.
-topo_exec "$TOPO_NS_P1" ping -c 200 -i 0.01 -W 1 "$TOPO_LOG_IP2" |
-  sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | awk '{printf "%.0f\n", $1 * 1000}' | sort -n >"$TOPO_DIR/logping.txt"
-R[log_rtt_p50]=$(awk '{v[NR]=$1} END {print v[int(NR/2)+1]}' "$TOPO_DIR/logping.txt")
+R[log_ratio]=${R[replicated.$BENCH_ROUNDS:log_ratio]}
 
 # median M:METRIC: the median over the rounds that measured it ("–" if none).
 median() {
@@ -155,15 +155,16 @@ if [[ $BENCH_HOSTS == 2 && " ${BENCH_PARTS_A[*]} " == *" iperf "* ]]; then
     l0=${R[logtcp.$r:cpu0_fwd]:-} lp=${R[logpaced.$r:cpu0_fwd]:-}
     [[ -n $s0 && -n $p0 && -n $l0 && -n $lp ]] || continue
     cost+=("$(awk -v s="$s0" -v p="$p0" 'BEGIN { printf "%.2f", s / p }')")
-    ceil+=("$(awk -v s="$s0" -v l="$l0" -v k="${R[log_ratio]}" 'BEGIN { printf "%.2f", s / (s + k * l) }')")
-    ceilp+=("$(awk -v s="$s0" -v l="$lp" -v k="${R[log_ratio]}" 'BEGIN { printf "%.2f", s / (s + k * l) }')")
+    k=${R[replicated.$r:log_ratio]}
+    ceil+=("$(awk -v s="$s0" -v l="$l0" -v k="$k" 'BEGIN { printf "%.2f", s / (s + k * l) }')")
+    ceilp+=("$(awk -v s="$s0" -v l="$lp" -v k="$k" 'BEGIN { printf "%.2f", s / (s + k * l) }')")
   done
   echo "- CPU 0 busy ms per GB client→server (medians): standalone $(median standalone cpu0_fwd)," \
     "replicated $(median replicated cpu0_fwd); a plain TCP stream over the log link, no proxy" \
     "($LOG_TCP_WRITE-byte writes): $(median logtcp cpu0_fwd) unpaced ($(median logtcp tput_fwd) Gbit/s)," \
     "$(median logpaced cpu0_fwd) paced at the pair's log rate"
   echo "- CPU 0 cost per byte, standalone / replicated, each round: ${cost[*]}; ceiling for any TCP log" \
-    "channel, standalone / (standalone + ${R[log_ratio]} × log stream), each round: unpaced ${ceil[*]}," \
+    "channel, standalone / (standalone + log bytes ratio × log stream), each round: unpaced ${ceil[*]}," \
     "paced ${ceilp[*]}"
 fi
 echo "- backup divergence counter after the last round: ${R[divergence]} (iperf3's control connection carries"
