@@ -490,16 +490,18 @@ struct KeyedChannel : Channel {
   }
 
   // A primary speaking the keyed handshake by hand, so a test can tamper with what
-  // follows. `sent` collects every byte written (to replay them).
-  bool raw_handshake(RawPeer& p, const Bytes& key, RecordMac& tx_mac, Bytes& sent) {
-    p.connect(rx->local_endpoint());
+  // follows. `sent` collects every byte written (to replay them). To the pair's backup
+  // unless `to` names another receiver.
+  bool raw_handshake(RawPeer& p, const Bytes& key, RecordMac& tx_mac, Bytes& sent,
+                     std::optional<tcp::endpoint> to = std::nullopt, const std::string& node = "raw") {
+    p.connect(to ? *to : rx->local_endpoint());
     std::array<std::uint8_t, kNonceSize> nonce{};
     if (!fill_random(nonce)) return false;
     Hello h;
     h.role = PeerRole::primary;
     h.cluster = "prod";
     h.epoch = 3;
-    h.node = "raw";
+    h.node = node;
     h.auth = AuthMode::psk;
     h.nonce = nonce;
     Bytes hello(hello_record_size(h));
@@ -724,34 +726,14 @@ TEST_F(KeyedChannel, PairKeepsReplicatingWhileNoKeyWrongKeyAndReplayAreRefused) 
     ASSERT_TRUE(other_rx.listen(err)) << err;
     RawPeer p(io);
     RecordMac mac;
-    p.connect(other_rx.local_endpoint());
-    std::array<std::uint8_t, kNonceSize> nonce{};
-    ASSERT_TRUE(fill_random(nonce));
-    Hello h;
-    h.role = PeerRole::primary;
-    h.cluster = "prod";
-    h.epoch = 3;
-    h.node = "captured";
-    h.auth = AuthMode::psk;
-    h.nonce = nonce;
-    Bytes hello(hello_record_size(h));
-    encode_hello(hello, h);
-    p.send(hello);
-    const auto hb = read_hello(p.sock);
-    ASSERT_TRUE(hb);
-    SessionSecrets sec;
-    derive_session(kKey, std::span<const std::uint8_t>(hello).subspan(kHeaderSize),
-                   std::span<const std::uint8_t>(*hb).first(hb->size() - kProofSize), sec);
-    Bytes auth(kAuthRecordSize);
-    encode_auth(auth, sec.primary_proof);
-    mac.start(sec.primary_to_backup);
-    captured = hello;
-    captured.insert(captured.end(), auth.begin(), auth.end());
+    ASSERT_TRUE(raw_handshake(p, kKey, mac, captured, other_rx.local_endpoint(), "captured"));
+    Bytes entries;
     for (std::uint64_t s = 1; s <= 3; ++s) {
       const Bytes e = sealed_entry(p, mac, s);
-      captured.insert(captured.end(), e.begin(), e.end());
+      entries.insert(entries.end(), e.begin(), e.end());
     }
-    p.send(Bytes(captured.begin() + static_cast<std::ptrdiff_t>(hello.size()), captured.end()));
+    p.send(entries);
+    captured.insert(captured.end(), entries.begin(), entries.end());
     ASSERT_TRUE(pump([&] { return other_rx.last_delivered_seq() == 3; }));  // it was valid there
   }
 
