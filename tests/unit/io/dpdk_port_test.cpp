@@ -106,10 +106,7 @@ class DpdkVethTest : public test::VethNamespaceTest {
     o.snaplen = snaplen;
     o.mbufs = mbufs;
     o.dpdk_vdev = vdev;
-    std::string err;
-    auto p = open_port(o, err);
-    EXPECT_NE(p, nullptr) << err;
-    return p;
+    return test::open_or_fail(o);
   }
 };
 

@@ -38,10 +38,7 @@ class VethTest : public test::VethNamespaceTest {
     o.snaplen = snaplen;
     o.ring_bytes = 4u << 20;
     o.offloads = policy;
-    std::string err;
-    auto p = open_port(o, err);
-    EXPECT_NE(p, nullptr) << err;
-    return p;
+    return test::open_or_fail(o);
   }
 };
 

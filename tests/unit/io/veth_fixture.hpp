@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +34,14 @@ using Frames = std::vector<std::vector<std::uint8_t>>;
 // Runs a shell command quietly; returns its exit status.
 inline int sh(const std::string& cmd) {
   return std::system((cmd + " >/dev/null 2>&1").c_str());
+}
+
+// Opens a port the test needs: a failure fails the test with open_port's reason.
+inline std::unique_ptr<PacketIo> open_or_fail(const PortOptions& o) {
+  std::string err;
+  auto p = open_port(o, err);
+  EXPECT_NE(p, nullptr) << err;
+  return p;
 }
 
 inline std::size_t send(PacketIo& p, const Frames& frames) {
