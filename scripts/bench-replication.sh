@@ -8,7 +8,9 @@
 #               the cost of the log's transport alone on the primary's CPU (also paced
 #               at the pair's log rate: logpaced)
 # Prints a markdown table: absolute figures, replicated/standalone and replicated/kernel
-# ratios, the log channel's RTT, and log bytes per inbound byte.
+# ratios, the log channel's RTT, and log bytes per inbound byte; in the two-host model
+# also CPU 0's busy ms per GB client→server of each mode and the ceiling the log stream's
+# own cost puts on the pair's client→server ratio.
 #
 # Usage: bash scripts/bench-replication.sh
 # Environment: BENCH_IPERF_S (5), BENCH_IPERF_GAP_S (2.5), BENCH_RTT_N (2000), BENCH_REDIS_N (50000),
